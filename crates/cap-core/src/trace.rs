@@ -1,0 +1,84 @@
+//! Trace events: the record of one program execution, one JSON object per line.
+//!
+//! Nothing wall-clock goes into a trace: the same scene, seed and program give a
+//! bit-identical `trace.jsonl`. Times are simulated seconds; `step` counts physics steps.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::failure::Failure;
+
+/// One line of `trace.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Position in the trace, from 0.
+    pub seq: u64,
+    /// Physics steps taken so far.
+    pub step: u64,
+    /// Simulated time in seconds (`step * dt`).
+    pub sim_time_s: f64,
+    /// 1-based source line of the program that caused the event, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The subgoal the program had declared when the event happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subgoal: Option<String>,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: EventKind,
+}
+
+/// The kinds of trace event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The episode began.
+    Start {
+        /// Scene name.
+        scene: String,
+        /// Task name, if one was given.
+        task: Option<String>,
+        /// Randomisation seed.
+        seed: u64,
+        /// sha256 of the program source, hex.
+        program_sha256: String,
+    },
+    /// A call of an API function by the program.
+    Call {
+        /// Function name.
+        function: String,
+        /// Arguments as JSON.
+        args: Vec<Value>,
+        /// Result as JSON (`null` when the call failed).
+        result: Value,
+        /// Why it failed, if it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
+    },
+    /// The program stopped abnormally (uncaught failure, script error, sandbox limit).
+    Abort {
+        /// Why.
+        failure: Failure,
+    },
+    /// The episode ended; the success predicate was evaluated on the settled world.
+    End {
+        /// Whether the task's success predicate held (`null` without a task).
+        success: Option<bool>,
+        /// The outcome failure, if the task failed after the program ran.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
+        /// Final object positions, sorted by name: `[name, [x, y, z]]`.
+        objects: Vec<(String, [f64; 3])>,
+    },
+}
+
+impl TraceEvent {
+    /// The failure this event carries, if any.
+    pub fn failure(&self) -> Option<&Failure> {
+        match &self.event {
+            EventKind::Call { failure, .. } | EventKind::End { failure, .. } => failure.as_ref(),
+            EventKind::Abort { failure } => Some(failure),
+            EventKind::Start { .. } => None,
+        }
+    }
+}
