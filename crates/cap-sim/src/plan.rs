@@ -1,0 +1,232 @@
+//! Motion planning: joint-space and Cartesian straight-line trajectories, timed
+//! within the joint velocity limits, and checked for collisions with the table and
+//! objects before anything moves.
+
+use cap_core::failure::{Failure, FailureKind};
+use cap_core::kinematics::{IkError, IkOptions, Joints, DOF, V_MAX};
+use cap_core::nalgebra::{Isometry3, Point3};
+use cap_core::robot::JointTrajectory;
+use rapier3d::parry::bounding_volume::BoundingVolume;
+use rapier3d::parry::query::{contact, intersection_test};
+
+/// A held object may rest on or graze a surface; it collides only when it would sink
+/// deeper than this.
+const HELD_PENETRATION_M: f32 = 0.003;
+
+use crate::convert::to_pose;
+use crate::geometry::part_frame_pose;
+use crate::world::{World, DT_S};
+
+/// Cartesian waypoint spacing.
+const CART_STEP_M: f64 = 0.005;
+/// Cartesian waypoint spacing in orientation.
+const CART_STEP_RAD: f64 = 0.05;
+/// A joint moving more than this between neighbouring Cartesian waypoints means the
+/// IK jumped branches (a singularity or a limit lies on the line).
+const MAX_WAYPOINT_JUMP_RAD: f64 = 0.3;
+/// Tool speed of Cartesian moves at `speed = 1`, m/s.
+const MAX_TOOL_SPEED_M_S: f64 = 0.6;
+/// Shortest motion, seconds.
+const MIN_DURATION_S: f64 = 0.05;
+/// Collision checks every this many set-points (plus the last one).
+const CHECK_EVERY: usize = 6;
+
+/// Which objects a motion may touch, and whether the table counts for the fingers.
+#[derive(Debug, Clone, Default)]
+pub struct Allowed {
+    /// Object indices the arm may touch (a grasp target, a placement target).
+    pub objects: Vec<usize>,
+}
+
+impl World {
+    /// Solve IK for a TCP pose, seeded from the current joints.
+    pub fn solve_ik(&self, target: &Isometry3<f64>, seed: &Joints) -> Result<Joints, Failure> {
+        match self.kinematics.ik(target, seed, &IkOptions::default()) {
+            Ok(sol) => Ok(sol.q),
+            Err(IkError::NonFinite) => Err(Failure::new(
+                FailureKind::InvalidArgument,
+                "target pose is not finite",
+            )),
+            Err(e @ IkError::NoSolution { .. }) => {
+                let p = target.translation.vector;
+                Err(Failure::new(
+                    FailureKind::Unreachable,
+                    format!(
+                        "pose at [{:.3}, {:.3}, {:.3}] is out of the arm's reach: {e}",
+                        p.x, p.y, p.z
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// A smooth (cosine-profile) joint-space move from `from` to `to`.
+    pub fn plan_joint(&self, from: &Joints, to: &Joints) -> JointTrajectory {
+        let speed = self.scene.robot.speed;
+        let mut duration: f64 = MIN_DURATION_S;
+        for i in 0..DOF {
+            // The cosine profile peaks at π/2 · Δq / T.
+            duration = duration
+                .max(std::f64::consts::FRAC_PI_2 * (to[i] - from[i]).abs() / (V_MAX[i] * speed));
+        }
+        sample_polyline(&[*from, *to], duration)
+    }
+
+    /// A straight-line tool move to `target` (position and orientation interpolated),
+    /// timed so that neither the tool speed nor any joint speed limit is exceeded.
+    pub fn plan_cartesian(
+        &self,
+        from: &Joints,
+        target: &Isometry3<f64>,
+    ) -> Result<JointTrajectory, Failure> {
+        let start = self.kinematics.tcp(from);
+        let dist = (target.translation.vector - start.translation.vector).norm();
+        let angle = start.rotation.angle_to(&target.rotation);
+        let n = ((dist / CART_STEP_M).max(angle / CART_STEP_RAD).ceil() as usize).max(1);
+        let mut waypoints = Vec::with_capacity(n + 1);
+        waypoints.push(*from);
+        let mut q = *from;
+        for k in 1..=n {
+            let t = k as f64 / n as f64;
+            let pose = start.lerp_slerp(target, t);
+            let next = self.solve_ik(&pose, &q)?;
+            let jump = (0..DOF).map(|i| (next[i] - q[i]).abs()).fold(0.0, f64::max);
+            if jump > MAX_WAYPOINT_JUMP_RAD {
+                return Err(Failure::new(
+                    FailureKind::Unreachable,
+                    format!(
+                        "no straight-line path: the arm would have to flip at {:.0}% of the way",
+                        t * 100.0
+                    ),
+                ));
+            }
+            waypoints.push(next);
+            q = next;
+        }
+        let speed = self.scene.robot.speed;
+        let segs = n as f64;
+        let mut duration =
+            (std::f64::consts::FRAC_PI_2 * dist / (MAX_TOOL_SPEED_M_S * speed)).max(MIN_DURATION_S);
+        for w in waypoints.windows(2) {
+            for i in 0..DOF {
+                let dq = (w[1][i] - w[0][i]).abs() * segs;
+                duration = duration.max(std::f64::consts::FRAC_PI_2 * dq / (V_MAX[i] * speed));
+            }
+        }
+        Ok(sample_polyline(&waypoints, duration))
+    }
+
+    /// Check that following `traj` keeps the arm (and whatever it holds) clear of the
+    /// table and of every object not in `allowed`.
+    pub fn check_path(&self, traj: &JointTrajectory, allowed: &Allowed) -> Result<(), Failure> {
+        let width = self.gripper_width_now();
+        let held = self.held_offset();
+        let table = self.colliders.get(self.table_collider);
+        // Obstacles: the table and the objects not allowed, with their AABBs.
+        let mut obstacles = Vec::new();
+        if let Some(t) = table {
+            obstacles.push((
+                "table".to_owned(),
+                None,
+                t.position(),
+                t.shape(),
+                t.compute_aabb(),
+            ));
+        }
+        for (i, ob) in self.objects.iter().enumerate() {
+            if allowed.objects.contains(&i) || held.as_ref().is_some_and(|(h, _)| *h == i) {
+                continue;
+            }
+            if let Some(c) = self.colliders.get(ob.collider) {
+                obstacles.push((
+                    self.scene.objects[i].name.clone(),
+                    Some(i),
+                    c.position(),
+                    c.shape(),
+                    c.compute_aabb(),
+                ));
+            }
+        }
+        let held_shape = held.as_ref().and_then(|(i, off)| {
+            let c = self.colliders.get(self.objects[*i].collider)?;
+            Some((
+                self.scene.objects[*i].name.clone(),
+                *off,
+                c.shared_shape().clone(),
+            ))
+        });
+        let n = traj.points.len();
+        let indices = (0..n).filter(|k| k % CHECK_EVERY == CHECK_EVERY - 1 || *k == n - 1);
+        for k in indices {
+            let q = &traj.points[k];
+            let frames = self.kinematics.frames(q);
+            let mut movers: Vec<(String, Isometry3<f64>, &dyn rapier3d::parry::shape::Shape)> =
+                Vec::new();
+            for part in self.parts.iter() {
+                let pose = part_frame_pose(&frames, part.frame, width) * part.local;
+                movers.push((part.name.to_owned(), pose, part.shape.as_ref()));
+            }
+            if let Some((name, off, shape)) = &held_shape {
+                movers.push((format!("held {name}"), frames.tcp * off, shape.as_ref()));
+            }
+            for (mover, pose, shape) in &movers {
+                let pose = to_pose(pose);
+                let aabb = shape.compute_aabb(&pose);
+                for (name, _idx, opose, oshape, oaabb) in &obstacles {
+                    if !aabb.intersects(oaabb) {
+                        continue;
+                    }
+                    let hit = if mover.starts_with("held") {
+                        contact(&pose, *shape, opose, *oshape, 0.0)
+                            .map_or(true, |c| c.is_some_and(|c| c.dist < -HELD_PENETRATION_M))
+                    } else {
+                        intersection_test(&pose, *shape, opose, *oshape)
+                            .map_or(true, |r| r.intersecting)
+                    };
+                    if hit {
+                        let at = Point3::from(frames.tcp.translation.vector);
+                        return Err(Failure::with_object(
+                            FailureKind::Collision,
+                            format!(
+                                "{mover} would hit {name} {:.2} s into the motion (tool at [{:.3}, {:.3}, {:.3}])",
+                                (k + 1) as f64 * DT_S,
+                                at.x,
+                                at.y,
+                                at.z
+                            ),
+                            name.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn gripper_width_now(&self) -> f64 {
+        cap_core::robot::RobotBackend::gripper_width(self)
+    }
+}
+
+/// Sample a joint polyline (waypoints evenly spaced in the path parameter) at the
+/// control period with a cosine time scaling of total `duration`.
+fn sample_polyline(waypoints: &[Joints], duration: f64) -> JointTrajectory {
+    let steps = ((duration / DT_S).ceil() as usize).max(1);
+    let segs = (waypoints.len() - 1).max(1) as f64;
+    let mut points = Vec::with_capacity(steps);
+    for k in 1..=steps {
+        let t = k as f64 / steps as f64;
+        let s = 0.5 * (1.0 - (std::f64::consts::PI * t).cos());
+        let x = s * segs;
+        let i = (x.floor() as usize).min(waypoints.len().saturating_sub(2));
+        let f = x - i as f64;
+        let a = &waypoints[i];
+        let b = &waypoints[(i + 1).min(waypoints.len() - 1)];
+        let mut q = [0.0; DOF];
+        for j in 0..DOF {
+            q[j] = a[j] + (b[j] - a[j]) * f;
+        }
+        points.push(q);
+    }
+    JointTrajectory { dt_s: DT_S, points }
+}

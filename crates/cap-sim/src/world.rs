@@ -1,0 +1,590 @@
+//! The simulated world: rapier state, the arm, the gripper, and the robot backend.
+
+use std::sync::Arc;
+
+use cap_core::failure::{Failure, FailureKind};
+use cap_core::kinematics::{Joints, Panda, HOME};
+use cap_core::nalgebra::{Isometry3, Translation3};
+use cap_core::robot::{
+    BackendError, GatedGripper, GatedTrajectory, GripperReport, MotionReport, RobotBackend,
+    SafetyGate, SafetyLimits, GRIPPER_MAX_WIDTH_M,
+};
+use cap_core::scene::Scene;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rapier3d::prelude::*;
+
+use crate::convert::{from_pose, to_pose};
+use crate::geometry::{arm_parts, object_shape, part_frame_pose, yaw, ArmPart};
+
+/// The physics time step, seconds (240 Hz, as PyBullet's default).
+pub const DT_S: f64 = 1.0 / 240.0;
+/// Grip force the grasp assist assumes when deciding whether a held object slips, N.
+pub const GRIP_FORCE_N: f64 = 30.0;
+/// Friction coefficient of the finger pads.
+const FINGER_FRICTION: f32 = 1.0;
+/// Speed at which the coupled fingers close or open (change of width), m/s.
+const GRIPPER_SPEED_M_S: f64 = 0.12;
+/// A finger touches an object when their contact distance is below this.
+const TOUCH_M: f32 = 1e-3;
+/// Steps the joint force must exceed the friction capacity before the object slips.
+const SLIP_STEPS: u32 = 6;
+
+const G_TABLE: Group = Group::GROUP_1;
+const G_OBJECT: Group = Group::GROUP_2;
+const G_ARM: Group = Group::GROUP_3;
+const G_HELD: Group = Group::GROUP_4;
+
+fn groups(member: Group, filter: Group) -> InteractionGroups {
+    InteractionGroups::new(member, filter, InteractionTestMode::And)
+}
+
+/// The world could not be built or has become unusable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WorldError {
+    /// The scene asks for something the simulator cannot build.
+    #[error("scene `{scene}`: {message}")]
+    Build {
+        /// Scene name.
+        scene: String,
+        /// What.
+        message: String,
+    },
+}
+
+/// The physics pipeline holds only scratch space; a fork gets a fresh one.
+struct Pipeline(PhysicsPipeline);
+
+impl Clone for Pipeline {
+    fn clone(&self) -> Self {
+        Pipeline(PhysicsPipeline::new())
+    }
+}
+
+/// One scene object's bodies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectBody {
+    pub(crate) body: RigidBodyHandle,
+    pub(crate) collider: ColliderHandle,
+}
+
+/// A grasped object.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    pub(crate) object: usize,
+    joint: ImpulseJointHandle,
+    over_capacity_steps: u32,
+    capacity_n: f64,
+}
+
+/// The simulated tabletop. `Clone` is a fork: the copy evolves independently.
+#[derive(Clone)]
+pub struct World {
+    pub(crate) scene: Arc<Scene>,
+    seed: u64,
+    gravity: Vector,
+    params: IntegrationParameters,
+    pipeline: Pipeline,
+    islands: IslandManager,
+    broad_phase: DefaultBroadPhase,
+    pub(crate) narrow_phase: NarrowPhase,
+    pub(crate) bodies: RigidBodySet,
+    pub(crate) colliders: ColliderSet,
+    impulse_joints: ImpulseJointSet,
+    multibody_joints: MultibodyJointSet,
+    soft_bodies: SoftBodySet,
+    ccd: CCDSolver,
+    pub(crate) table_collider: ColliderHandle,
+    pub(crate) objects: Vec<ObjectBody>,
+    pub(crate) parts: Arc<Vec<ArmPart>>,
+    part_bodies: Vec<RigidBodyHandle>,
+    finger_colliders: [ColliderHandle; 2],
+    pub(crate) kinematics: Panda,
+    pub(crate) gate: SafetyGate,
+    q: Joints,
+    width_m: f64,
+    pub(crate) held: Option<Held>,
+    step: u64,
+    /// Steps after which motions stop with a timeout (the task's time limit).
+    pub(crate) step_limit: Option<u64>,
+}
+
+impl World {
+    /// Build the world for `scene`, drawing randomised object poses from `seed`, and let
+    /// it settle. Simulated time starts at zero after settling.
+    pub fn new(scene: Arc<Scene>, seed: u64) -> Result<Self, WorldError> {
+        let mut params = IntegrationParameters::default();
+        params.dt = DT_S as f32;
+        // Objects are decimetre-sized: scale rapier's tolerances (prediction distance,
+        // allowed error, contact recycling) to them, or 4 cm blocks get 5 cm slop.
+        params.length_unit = 0.1;
+        // Finger contacts must be fresh every step for the grasp test.
+        params.contact_recycling = false;
+        let mut bodies = RigidBodySet::new();
+        let mut colliders = ColliderSet::new();
+
+        // The table: top face at z = 0.
+        let t = &scene.table;
+        let table_body = bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(
+            t.center_m.x as f32,
+            t.center_m.y as f32,
+            -(t.size_m.z as f32) / 2.0,
+        )));
+        let table_collider = colliders.insert_with_parent(
+            ColliderBuilder::cuboid(
+                t.size_m.x as f32 / 2.0,
+                t.size_m.y as f32 / 2.0,
+                t.size_m.z as f32 / 2.0,
+            )
+            .friction(t.friction as f32)
+            .collision_groups(groups(G_TABLE, Group::ALL)),
+            table_body,
+            &mut bodies,
+        );
+
+        // Objects, each with its own random stream so adding one object does not move
+        // the others.
+        let mut objects = Vec::with_capacity(scene.objects.len());
+        for (i, o) in scene.objects.iter().enumerate() {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a(o.name.as_bytes()));
+            let r = &o.randomize;
+            let mut draw = |lo: f64, hi: f64| {
+                if hi > lo {
+                    rng.random_range(lo..=hi)
+                } else {
+                    lo
+                }
+            };
+            let dx = draw(r.x_m.lo, r.x_m.hi);
+            let dy = draw(r.y_m.lo, r.y_m.hi);
+            let dyaw = draw(r.yaw_rad.lo, r.yaw_rad.hi);
+            let pose = Isometry3::from_parts(
+                Translation3::new(o.position_m.x + dx, o.position_m.y + dy, o.position_m.z),
+                yaw(o.yaw_rad + dyaw),
+            );
+            let body = bodies.insert(
+                RigidBodyBuilder::dynamic()
+                    .pose(to_pose(&pose))
+                    .ccd_enabled(false)
+                    .can_sleep(true),
+            );
+            let collider = colliders.insert_with_parent(
+                ColliderBuilder::new(object_shape(o))
+                    .mass(o.mass_kg as f32)
+                    .friction(o.friction as f32)
+                    .user_data(i as u128 + 1)
+                    .collision_groups(groups(G_OBJECT, Group::ALL)),
+                body,
+                &mut bodies,
+            );
+            objects.push(ObjectBody { body, collider });
+        }
+
+        // The arm: a fixed base pillar and kinematic links following the joint state.
+        let base = Isometry3::translation(
+            scene.robot.base_m.x,
+            scene.robot.base_m.y,
+            scene.robot.base_m.z,
+        );
+        let kinematics = Panda::new(base);
+        let parts = arm_parts();
+        let frames = kinematics.frames(&HOME);
+        let mut part_bodies = Vec::with_capacity(parts.len());
+        let mut finger_colliders = [table_collider; 2];
+        for part in &parts {
+            let pose = part_frame_pose(&frames, part.frame, GRIPPER_MAX_WIDTH_M) * part.local;
+            let body =
+                bodies.insert(RigidBodyBuilder::kinematic_position_based().pose(to_pose(&pose)));
+            let friction = if part.name.starts_with("finger") {
+                FINGER_FRICTION
+            } else {
+                0.5
+            };
+            let c = colliders.insert_with_parent(
+                ColliderBuilder::new(part.shape.clone())
+                    .friction(friction)
+                    .density(0.0)
+                    .collision_groups(groups(G_ARM, G_OBJECT | G_TABLE)),
+                body,
+                &mut bodies,
+            );
+            if part.name == "finger_left" {
+                finger_colliders[0] = c;
+            } else if part.name == "finger_right" {
+                finger_colliders[1] = c;
+            }
+            part_bodies.push(body);
+        }
+        let pillar = bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(
+            base.translation.x as f32,
+            base.translation.y as f32,
+            base.translation.z as f32 + 0.15,
+        )));
+        colliders.insert_with_parent(
+            ColliderBuilder::cylinder(0.15, 0.07)
+                .rotation(Vector::new(std::f32::consts::FRAC_PI_2, 0.0, 0.0))
+                .collision_groups(groups(G_ARM, G_OBJECT)),
+            pillar,
+            &mut bodies,
+        );
+
+        let gate = SafetyGate::new(
+            SafetyLimits::panda(scene.robot.workspace_min_m, scene.robot.workspace_max_m),
+            kinematics,
+        );
+        let mut world = World {
+            scene,
+            seed,
+            gravity: Vector::new(0.0, 0.0, -9.81),
+            params,
+            pipeline: Pipeline(PhysicsPipeline::new()),
+            islands: IslandManager::new(),
+            broad_phase: DefaultBroadPhase::default(),
+            narrow_phase: NarrowPhase::new(),
+            bodies,
+            colliders,
+            impulse_joints: ImpulseJointSet::new(),
+            multibody_joints: MultibodyJointSet::new(),
+            soft_bodies: SoftBodySet::new(),
+            ccd: CCDSolver::new(),
+            table_collider,
+            objects,
+            parts: Arc::new(parts),
+            part_bodies,
+            finger_colliders,
+            kinematics,
+            gate,
+            q: HOME,
+            width_m: GRIPPER_MAX_WIDTH_M,
+            held: None,
+            step: 0,
+            step_limit: None,
+        };
+        for _ in 0..60 {
+            world.step_physics();
+        }
+        if let Some(name) = world.first_non_finite_object() {
+            return Err(WorldError::Build {
+                scene: world.scene.name.clone(),
+                message: format!("object `{name}` diverged while settling"),
+            });
+        }
+        world.step = 0;
+        Ok(world)
+    }
+
+    /// The scene this world was built from.
+    pub fn scene(&self) -> &Scene {
+        &self.scene
+    }
+
+    /// The seed the object poses were drawn from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A copy that evolves independently (a program can be tried on it).
+    pub fn fork(&self) -> World {
+        self.clone()
+    }
+
+    /// Physics steps since the start of the episode.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// Simulated seconds since the start of the episode.
+    pub fn sim_time_s(&self) -> f64 {
+        self.step as f64 * DT_S
+    }
+
+    /// Stop motions with a timeout once simulated time reaches `secs`.
+    pub fn set_time_limit(&mut self, secs: f64) {
+        self.step_limit = Some((secs / DT_S).ceil() as u64);
+    }
+
+    /// The arm's kinematic model.
+    pub fn kinematics(&self) -> &Panda {
+        &self.kinematics
+    }
+
+    /// The safety gate in front of this world's arm.
+    pub fn gate(&self) -> &SafetyGate {
+        &self.gate
+    }
+
+    /// Current tool-centre-point pose.
+    pub fn tcp(&self) -> Isometry3<f64> {
+        self.kinematics.tcp(&self.q)
+    }
+
+    /// World pose of every arm part (links, hand, fingers), for loggers and renderers.
+    pub fn arm_part_poses(&self) -> Vec<(&'static str, Isometry3<f64>)> {
+        let frames = self.kinematics.frames(&self.q);
+        self.parts
+            .iter()
+            .map(|p| {
+                (
+                    p.name,
+                    part_frame_pose(&frames, p.frame, self.width_m) * p.local,
+                )
+            })
+            .collect()
+    }
+
+    /// Advance the physics by one step of [`DT_S`], without moving the arm.
+    pub fn step_physics(&mut self) {
+        self.pipeline.0.step(
+            self.gravity,
+            &self.params,
+            &mut self.islands,
+            &mut self.broad_phase,
+            &mut self.narrow_phase,
+            &mut self.bodies,
+            &mut self.colliders,
+            &mut self.impulse_joints,
+            &mut self.multibody_joints,
+            &mut self.soft_bodies,
+            &mut self.ccd,
+            &(),
+            &(),
+        );
+        self.step += 1;
+    }
+
+    /// Let the world run for `secs` with the arm still.
+    pub fn settle(&mut self, secs: f64) {
+        let n = (secs / DT_S).round() as u64;
+        for _ in 0..n {
+            self.step_physics();
+        }
+    }
+
+    fn first_non_finite_object(&self) -> Option<String> {
+        self.objects
+            .iter()
+            .zip(self.scene.objects.iter())
+            .find_map(|(o, spec)| {
+                let p = self.bodies.get(o.body)?.position();
+                (!p.is_finite()).then(|| spec.name.clone())
+            })
+    }
+
+    /// Put the arm's kinematic bodies where `q` and `width` say, for the next step.
+    fn drive_arm(&mut self, q: &Joints, width_m: f64) {
+        let frames = self.kinematics.frames(q);
+        for (part, body) in self.parts.iter().zip(self.part_bodies.iter()) {
+            let pose = part_frame_pose(&frames, part.frame, width_m) * part.local;
+            if let Some(b) = self.bodies.get_mut(*body) {
+                b.set_next_kinematic_position(to_pose(&pose));
+            }
+        }
+        self.q = *q;
+        self.width_m = width_m;
+    }
+
+    /// Objects each finger touches (by object index), sorted.
+    fn finger_contacts(&self) -> [Vec<usize>; 2] {
+        let mut out = [Vec::new(), Vec::new()];
+        for (f, finger) in self.finger_colliders.iter().enumerate() {
+            for (i, o) in self.objects.iter().enumerate() {
+                let touching = self
+                    .narrow_phase
+                    .contact_pair(*finger, o.collider)
+                    .and_then(|p| p.find_deepest_contact())
+                    .is_some_and(|(_, c)| c.dist <= TOUCH_M);
+                if touching {
+                    out[f].push(i);
+                }
+            }
+        }
+        out
+    }
+
+    fn attach(&mut self, object: usize) {
+        let Some(ob) = self.objects.get(object).copied() else {
+            return;
+        };
+        let hand_body = self.part_bodies[self.hand_part_index()];
+        let (Some(body), Some(hand)) = (self.bodies.get(ob.body), self.bodies.get(hand_body))
+        else {
+            return;
+        };
+        // Relative to the hand *body* (the next kinematic pose it is driven to), which
+        // is offset from the hand frame by the part's local pose.
+        let hand_pose = from_pose(hand.next_position());
+        let hand_from_object = hand_pose.inverse() * from_pose(body.position());
+        let joint = FixedJointBuilder::new()
+            .local_frame1(to_pose(&hand_from_object))
+            .local_frame2(Pose::IDENTITY);
+        let handle = self.impulse_joints.insert(hand_body, ob.body, joint, true);
+        if let Some(c) = self.colliders.get_mut(ob.collider) {
+            c.set_collision_groups(groups(G_HELD, G_TABLE | G_OBJECT));
+        }
+        let mu = 0.5 * (FINGER_FRICTION as f64 + self.scene.objects[object].friction);
+        self.held = Some(Held {
+            object,
+            joint: handle,
+            over_capacity_steps: 0,
+            capacity_n: 2.0 * mu * GRIP_FORCE_N,
+        });
+    }
+
+    fn release(&mut self) -> Option<usize> {
+        let held = self.held.take()?;
+        self.impulse_joints.remove(held.joint, true);
+        let ob = self.objects[held.object];
+        if let Some(c) = self.colliders.get_mut(ob.collider) {
+            c.set_collision_groups(groups(G_OBJECT, Group::ALL));
+        }
+        if let Some(b) = self.bodies.get_mut(ob.body) {
+            b.wake_up(true);
+        }
+        Some(held.object)
+    }
+
+    fn hand_part_index(&self) -> usize {
+        self.parts
+            .iter()
+            .position(|p| p.name == "hand")
+            .unwrap_or(0)
+    }
+
+    /// Check the held object's grasp after a step; `Some(failure)` if it slipped.
+    fn check_slip(&mut self) -> Option<Failure> {
+        let held = self.held.as_mut()?;
+        let impulse = self.impulse_joints.get(held.joint)?.impulses;
+        let force =
+            (impulse[0].powi(2) + impulse[1].powi(2) + impulse[2].powi(2)).sqrt() as f64 / DT_S;
+        if force > held.capacity_n {
+            held.over_capacity_steps += 1;
+        } else {
+            held.over_capacity_steps = 0;
+        }
+        if held.over_capacity_steps < SLIP_STEPS {
+            return None;
+        }
+        let object = self.release()?;
+        let name = self.scene.objects[object].name.clone();
+        Some(Failure::with_object(
+            FailureKind::Slipped,
+            format!("{name} slipped out of the gripper (grasp force {force:.0} N exceeded what friction holds)"),
+            name,
+        ))
+    }
+
+    fn check_time(&self) -> Option<Failure> {
+        let limit = self.step_limit?;
+        (self.step >= limit).then(|| {
+            Failure::new(
+                FailureKind::Timeout,
+                format!("episode time limit of {:.1} s reached", limit as f64 * DT_S),
+            )
+        })
+    }
+
+    fn check_finite(&self) -> Result<(), BackendError> {
+        match self.first_non_finite_object() {
+            Some(name) => Err(BackendError::Fault(format!(
+                "object `{name}` diverged (non-finite pose)"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Index of an object by name.
+    pub fn object_index(&self, name: &str) -> Option<usize> {
+        self.scene.objects.iter().position(|o| o.name == name)
+    }
+
+    /// Current hand-from-held-object transform, if holding.
+    pub(crate) fn held_offset(&self) -> Option<(usize, Isometry3<f64>)> {
+        let held = self.held.as_ref()?;
+        let ob = self.objects[held.object];
+        let pose = from_pose(self.bodies.get(ob.body)?.position());
+        Some((held.object, self.tcp().inverse() * pose))
+    }
+}
+
+impl RobotBackend for World {
+    fn joint_positions(&self) -> Joints {
+        self.q
+    }
+
+    fn gripper_width(&self) -> f64 {
+        self.width_m
+    }
+
+    fn holding(&self) -> Option<String> {
+        self.held
+            .as_ref()
+            .map(|h| self.scene.objects[h.object].name.clone())
+    }
+
+    fn execute(&mut self, traj: &GatedTrajectory) -> Result<MotionReport, BackendError> {
+        let width = self.width_m;
+        let mut report = MotionReport::default();
+        for q in traj.points() {
+            if let Some(f) = self.check_time() {
+                report.stopped = Some(f);
+                return Ok(report);
+            }
+            self.drive_arm(q, width);
+            self.step_physics();
+            report.executed += 1;
+            if let Some(f) = self.check_slip() {
+                report.stopped = Some(f);
+                return Ok(report);
+            }
+        }
+        self.check_finite()?;
+        Ok(report)
+    }
+
+    fn gripper(&mut self, cmd: &GatedGripper) -> Result<GripperReport, BackendError> {
+        let target = cmd.width_m();
+        let q = self.q;
+        let dw = GRIPPER_SPEED_M_S * DT_S;
+        if target >= self.width_m {
+            // Opening releases whatever is held.
+            self.release();
+            while self.width_m < target - 1e-12 {
+                if self.check_time().is_some() {
+                    break;
+                }
+                let w = (self.width_m + dw).min(target);
+                self.drive_arm(&q, w);
+                self.step_physics();
+            }
+        } else {
+            while self.held.is_none() && self.width_m > target + 1e-12 {
+                if self.check_time().is_some() {
+                    break;
+                }
+                let w = (self.width_m - dw).max(target);
+                self.drive_arm(&q, w);
+                self.step_physics();
+                let [left, right] = self.finger_contacts();
+                if let Some(&both) = left.iter().find(|i| right.contains(i)) {
+                    self.attach(both);
+                }
+            }
+            // Let the grasp settle for a moment.
+            for _ in 0..12 {
+                self.step_physics();
+            }
+        }
+        self.check_finite()?;
+        Ok(GripperReport {
+            width_m: self.width_m,
+            holding: self.holding(),
+        })
+    }
+}
+
+/// FNV-1a, for per-object seeds that do not depend on the standard library's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
