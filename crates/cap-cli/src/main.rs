@@ -1,1 +1,320 @@
-fn main() {}
+//! `cap`: the command-line front end.
+//!
+//! Exit codes: 0 success; 1 the program ran but the task failed (including sandbox
+//! aborts and motion failures); 2 bad input (scene, program, arguments) — always with
+//! a one-line reason on stderr.
+
+mod bench;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use cap_core::scene::Scene;
+use cap_script::run::{check_predicate, run_episode, EpisodeOptions};
+use cap_sim::prelude::*;
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use sha2::Digest;
+
+#[derive(Parser)]
+#[command(
+    name = "cap",
+    version,
+    about = "Code as policies: run rhai policy programs on a simulated tabletop arm"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check scene files strictly (unknown keys, NaN, overlaps, task predicates).
+    Validate {
+        /// Scene files.
+        #[arg(required = true)]
+        scenes: Vec<PathBuf>,
+    },
+    /// Run one policy program on a scene and report what happened.
+    Exec {
+        /// The scene (TOML).
+        scene: PathBuf,
+        /// The policy program (rhai).
+        program: PathBuf,
+        /// Task whose success predicate decides the exit code.
+        #[arg(long)]
+        task: Option<String>,
+        /// Randomisation seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output directory for report.json and trace.jsonl.
+        #[arg(long, default_value = "runs/last")]
+        out: PathBuf,
+    },
+    /// Print the script API reference (the text a model is shown).
+    Api,
+    /// Measure physics steps/s, pick-and-place episode time and IK time.
+    Bench {
+        /// The scene to measure.
+        #[arg(long, default_value = "scenes/tabletop.toml")]
+        scene: PathBuf,
+        /// Repetitions per measurement.
+        #[arg(long, default_value_t = 10)]
+        reps: usize,
+    },
+}
+
+/// An error that means "bad input": exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for BadInput {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { scenes } => validate(&scenes),
+        Command::Exec {
+            scene,
+            program,
+            task,
+            seed,
+            out,
+        } => exec(&scene, &program, task.as_deref(), seed, &out),
+        Command::Api => {
+            print!("{}", cap_script::api::reference());
+            Ok(0)
+        }
+        Command::Bench { scene, reps } => bench::run(&scene, reps).map(|_| 0),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            // One line: the chain joined.
+            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("cap: {}", msg.join(": ").replace('\n', " "));
+            if e.downcast_ref::<BadInput>().is_some()
+                || e.chain().any(|c| c.is::<cap_core::scene::SceneError>())
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn validate(paths: &[PathBuf]) -> Result<u8> {
+    let mut bad = 0;
+    for p in paths {
+        match Scene::load(p) {
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+            }
+            Ok(scene) => {
+                let mut task_errors = 0;
+                for t in &scene.tasks {
+                    for e in check_predicate(&scene, &t.success) {
+                        eprintln!("{}: tasks.{}.success: {e}", p.display(), t.name);
+                        task_errors += 1;
+                    }
+                }
+                if let Err(e) = World::new(Arc::new(scene.clone()), 0) {
+                    eprintln!("{}: {e}", p.display());
+                    task_errors += 1;
+                }
+                if task_errors == 0 {
+                    println!(
+                        "{}: ok ({} objects, {} tasks)",
+                        p.display(),
+                        scene.objects.len(),
+                        scene.tasks.len()
+                    );
+                } else {
+                    bad += 1;
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(BadInput(format!("{bad} of {} scene file(s) invalid", paths.len())).into());
+    }
+    Ok(0)
+}
+
+fn write_outputs(
+    out: &Path,
+    report: &Value,
+    trace: &[cap_core::trace::TraceEvent],
+) -> Result<String> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut text = String::new();
+    for ev in trace {
+        text.push_str(&serde_json::to_string(ev)?);
+        text.push('\n');
+    }
+    let digest = hex(&sha2::Sha256::digest(text.as_bytes()));
+    std::fs::write(out.join("trace.jsonl"), &text)
+        .with_context(|| format!("writing {}/trace.jsonl", out.display()))?;
+    let mut report = report.clone();
+    report["trace_sha256"] = json!(digest);
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )
+    .with_context(|| format!("writing {}/report.json", out.display()))?;
+    Ok(digest)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn invalid(out: &Path, base: Value, reason: &str) -> Result<u8> {
+    let mut report = base;
+    report["status"] = json!("invalid");
+    report["exit_code"] = json!(2);
+    report["error"] = json!(reason);
+    // Best effort: a report even for inputs too broken to run.
+    let _ = write_outputs(out, &report, &[]);
+    Err(BadInput(reason.to_owned()).into())
+}
+
+fn exec(
+    scene_path: &Path,
+    program_path: &Path,
+    task: Option<&str>,
+    seed: u64,
+    out: &Path,
+) -> Result<u8> {
+    let wall = Instant::now();
+    let base = json!({
+        "cap_version": env!("CARGO_PKG_VERSION"),
+        "scene_path": scene_path.display().to_string(),
+        "program": program_path.display().to_string(),
+        "task": task,
+        "seed": seed,
+    });
+    let scene = match Scene::load(scene_path) {
+        Ok(s) => s,
+        Err(e) => return invalid(out, base, &e.to_string()),
+    };
+    let source = match std::fs::read_to_string(program_path) {
+        Ok(s) => s,
+        Err(e) => {
+            return invalid(
+                out,
+                base,
+                &format!("{}: cannot read: {e}", program_path.display()),
+            )
+        }
+    };
+    let task_spec = match task {
+        None => None,
+        Some(name) => match scene.task(name) {
+            Some(t) => Some(t.clone()),
+            None => {
+                let known: Vec<&str> = scene.tasks.iter().map(|t| t.name.as_str()).collect();
+                return invalid(
+                    out,
+                    base,
+                    &format!(
+                        "{}: no task `{name}`; tasks: {}",
+                        scene_path.display(),
+                        known.join(", ")
+                    ),
+                );
+            }
+        },
+    };
+    let scene = Arc::new(scene);
+    let world = match World::new(Arc::clone(&scene), seed) {
+        Ok(w) => w,
+        Err(e) => return invalid(out, base, &format!("{}: {e}", scene_path.display())),
+    };
+    let episode = run_episode(
+        world,
+        &source,
+        task_spec.as_ref(),
+        &EpisodeOptions::default(),
+    );
+
+    let status = if !episode.static_errors.is_empty() {
+        "invalid"
+    } else if episode.success == Some(true) || (task_spec.is_none() && episode.abort.is_none()) {
+        "success"
+    } else {
+        "failed"
+    };
+    let code: u8 = match status {
+        "success" => 0,
+        "failed" => 1,
+        _ => 2,
+    };
+    let primary = episode.primary_failure();
+    let subgoal = primary.as_ref().and_then(|(f, _)| {
+        episode
+            .trace
+            .iter()
+            .rev()
+            .find(|e| e.failure() == Some(f))
+            .and_then(|e| e.subgoal.clone())
+    });
+    let failure_json = primary.as_ref().map(|(f, line)| {
+        json!({"kind": f.kind, "message": f.message, "object": f.object, "line": line, "subgoal": subgoal})
+    });
+    let calls = episode
+        .trace
+        .iter()
+        .filter(|e| matches!(e.event, cap_core::trace::EventKind::Call { .. }))
+        .count();
+    let mut report = base;
+    report["scene"] = json!(scene.name);
+    report["instruction"] = json!(task_spec.as_ref().map(|t| t.instruction.clone()));
+    report["program_sha256"] = json!(hex(&sha2::Sha256::digest(source.as_bytes())));
+    report["status"] = json!(status);
+    report["exit_code"] = json!(code);
+    report["success"] = json!(episode.success);
+    report["failure"] = failure_json.unwrap_or(Value::Null);
+    report["static_errors"] = serde_json::to_value(&episode.static_errors)?;
+    report["sim_time_s"] = json!(episode.world.sim_time_s());
+    report["steps"] = json!(episode.world.steps());
+    report["calls"] = json!(calls);
+    report["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
+    let digest = write_outputs(out, &report, &episode.trace)?;
+
+    let what = task_spec
+        .as_ref()
+        .map_or("program".to_owned(), |t| t.name.clone());
+    println!(
+        "{what} (seed {seed}): {status} — {calls} calls, {:.2} s simulated, {:.3} s wall; trace {} ({})",
+        episode.world.sim_time_s(),
+        wall.elapsed().as_secs_f64(),
+        out.join("trace.jsonl").display(),
+        &digest[..12]
+    );
+    if let Some((f, line)) = &primary {
+        let at = line.map_or(String::new(), |l| format!(" at line {l}"));
+        let sg = subgoal.map_or(String::new(), |s| format!(" (subgoal: {s})"));
+        let msg = format!("{}{at}{sg}: {}", f.kind, f.message);
+        println!("  failure: {msg}");
+        if code == 2 {
+            for e in episode.static_errors.iter().skip(1) {
+                println!("  also: {e}");
+            }
+            eprintln!("cap: {}: {msg}", program_path.display());
+        } else {
+            eprintln!("cap: {what} failed: {msg}");
+        }
+    }
+    Ok(code)
+}

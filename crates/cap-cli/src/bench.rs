@@ -1,0 +1,131 @@
+//! `cap bench`: physics steps/s, pick-and-place episode wall time and IK µs/solve,
+//! min/median/max over repetitions, on one core.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use cap_core::kinematics::{top_down, IkOptions, HOME};
+use cap_core::nalgebra::{Isometry3, Translation3};
+use cap_core::scene::Scene;
+use cap_script::run::{run_episode, EpisodeOptions};
+use cap_sim::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+
+const PICK_PLACE: &str = r#"
+pick("red_block");
+place_on("red_block", "blue_plate");
+"#;
+
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[0], v[v.len() / 2], v[v.len() - 1])
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(what.to_owned());
+    pb
+}
+
+/// Run the benchmarks and print the figures.
+pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
+    let reps = reps.max(3);
+    let scene = Arc::new(Scene::load(scene_path)?);
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; build with --release for meaningful figures");
+    }
+
+    // Physics: idle world (objects resting, may sleep) and the arm sweeping.
+    let steps = 4000;
+    let mut idle = Vec::new();
+    let mut moving = Vec::new();
+    let pb = bar(reps, "physics steps/s");
+    for _ in 0..reps {
+        let mut w = World::new(Arc::clone(&scene), 0).context("building world")?;
+        let t = Instant::now();
+        for _ in 0..steps {
+            w.step_physics();
+        }
+        idle.push(steps as f64 / t.elapsed().as_secs_f64());
+        // Active: steps taken during a pick-and-place, timed with planning excluded.
+        let mut w = World::new(Arc::clone(&scene), 0).context("building world")?;
+        let s0 = w.steps();
+        let t = Instant::now();
+        w.pick("red_block")
+            .map_err(|f| anyhow::anyhow!("bench pick failed: {f}"))?;
+        w.place_on("red_block", "blue_plate")
+            .map_err(|f| anyhow::anyhow!("bench place failed: {f}"))?;
+        moving.push((w.steps() - s0) as f64 / t.elapsed().as_secs_f64());
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+
+    // One episode end to end: world build, script check, execution, predicate.
+    let task = scene.task("red_on_blue").cloned();
+    let mut episode = Vec::new();
+    let mut episode_steps = 0;
+    let pb = bar(reps, "pick-and-place episodes");
+    for rep in 0..reps {
+        let t = Instant::now();
+        let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
+        let e = run_episode(w, PICK_PLACE, task.as_ref(), &EpisodeOptions::default());
+        episode.push(t.elapsed().as_secs_f64() * 1e3);
+        episode_steps = e.world.steps();
+        if task.is_some() && e.success != Some(true) {
+            anyhow::bail!(
+                "bench episode failed on seed {rep}: {:?}",
+                e.primary_failure()
+            );
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+
+    // IK: top-down targets over the tabletop workspace, from the ready pose.
+    let w = World::new(Arc::clone(&scene), 0)?;
+    let k = *w.kinematics();
+    let mut targets = Vec::new();
+    for i in 0..50 {
+        let f = i as f64 / 50.0;
+        let x = 0.3 + 0.4 * ((f * 7.3).fract());
+        let y = -0.3 + 0.6 * ((f * 3.7).fract());
+        let z = 0.02 + 0.3 * ((f * 5.1).fract());
+        targets.push(Isometry3::from_parts(
+            Translation3::new(x, y, z),
+            top_down((f - 0.5) * 1.5),
+        ));
+    }
+    let mut ik = Vec::new();
+    let mut failures = 0;
+    for _ in 0..reps {
+        let t = Instant::now();
+        for target in &targets {
+            if k.ik(target, &HOME, &IkOptions::default()).is_err() {
+                failures += 1;
+            }
+        }
+        ik.push(t.elapsed().as_secs_f64() * 1e6 / targets.len() as f64);
+    }
+
+    let (a, b, c) = stats(idle);
+    println!(
+        "scene: {} ({} objects), dt = 1/240 s, one core, {reps} repetitions",
+        scene.name,
+        scene.objects.len()
+    );
+    println!("physics steps/s (idle)          min {a:>9.0}  median {b:>9.0}  max {c:>9.0}");
+    let (a, b, c) = stats(moving);
+    println!("physics steps/s (arm moving)*   min {a:>9.0}  median {b:>9.0}  max {c:>9.0}");
+    let (a, b, c) = stats(episode);
+    println!("pick-and-place episode (ms)     min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   ({episode_steps} steps)");
+    let (a, b, c) = stats(ik);
+    println!("IK (µs/solve)                   min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   ({failures} unsolved of {})", targets.len() * reps);
+    println!("* includes motion planning and collision checking");
+    Ok(())
+}

@@ -1,0 +1,482 @@
+//! The script API: one declaration per function, used both to register it with the
+//! engine and to generate the reference text (`cap api`, the model's prompt).
+//!
+//! Every call made by a program becomes a trace event with its arguments, result,
+//! source line, current subgoal and, on failure, the failure kind. A failing motion
+//! primitive raises a catchable error whose value is a map
+//! `#{kind, message, object, function}`.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use cap_core::failure::{Failure, FailureKind};
+use cap_core::robot::RobotBackend;
+use cap_core::trace::{EventKind, TraceEvent};
+use cap_sim::prelude::*;
+use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext, Position};
+use serde_json::Value;
+
+use crate::value::{array3, number, point, string, to_json};
+
+/// What group a function belongs to in the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Reads the scene; no side effects. Also available to success predicates.
+    Query,
+    /// Moves the arm or gripper.
+    Motion,
+    /// Structures and annotates the run (subgoals, checkpoints, messages).
+    Monitor,
+}
+
+impl Category {
+    fn title(self) -> &'static str {
+        match self {
+            Self::Query => "Scene queries",
+            Self::Motion => "Motion",
+            Self::Monitor => "Monitoring",
+        }
+    }
+}
+
+/// The kind of value a parameter takes. `Object` parameters are checked statically
+/// against the scene's object names when given as string literals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// An object name (`"red_block"`).
+    Object,
+    /// Free text.
+    Text,
+    /// A point `[x, y, z]`, metres.
+    Point,
+    /// A number.
+    Number,
+    /// A functional point name (`"top"`, ...).
+    Which,
+}
+
+impl ParamType {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Object => "object name",
+            Self::Text => "string",
+            Self::Point => "[x, y, z]",
+            Self::Number => "number",
+            Self::Which => "point name",
+        }
+    }
+}
+
+/// One parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// Name shown in the reference.
+    pub name: &'static str,
+    /// What it takes.
+    pub ty: ParamType,
+}
+
+/// The state a program's calls act on.
+pub struct Session {
+    /// The world.
+    pub world: World,
+    /// Events recorded so far.
+    pub trace: Vec<TraceEvent>,
+    /// The subgoal the program declared last.
+    pub subgoal: Option<String>,
+    /// Whether calls are recorded (off for success predicates).
+    pub record: bool,
+}
+
+impl Session {
+    /// A session over `world`.
+    pub fn new(world: World, record: bool) -> Self {
+        Self {
+            world,
+            trace: Vec::new(),
+            subgoal: None,
+            record,
+        }
+    }
+
+    /// Append an event stamped with the current step, time and subgoal.
+    pub fn push(&mut self, line: Option<u32>, event: EventKind) {
+        let seq = self.trace.len() as u64;
+        self.trace.push(TraceEvent {
+            seq,
+            step: self.world.steps(),
+            sim_time_s: self.world.sim_time_s(),
+            line,
+            subgoal: self.subgoal.clone(),
+            event,
+        });
+    }
+}
+
+/// A shared session, as the registered closures hold it.
+pub type SharedSession = Arc<Mutex<Session>>;
+
+/// Lock a session, surviving a poisoned lock (a panic elsewhere must not hide the trace).
+pub fn lock(s: &SharedSession) -> MutexGuard<'_, Session> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type Handler = fn(&mut Session, &[Dynamic]) -> Result<Dynamic, Failure>;
+
+/// One API function: its declaration and its implementation.
+pub struct ApiFn {
+    /// Name in scripts.
+    pub name: &'static str,
+    /// Parameters in order.
+    pub params: &'static [Param],
+    /// What it returns, in words.
+    pub returns: &'static str,
+    /// One-line description.
+    pub doc: &'static str,
+    /// An example call.
+    pub example: &'static str,
+    /// Group.
+    pub category: Category,
+    handler: Handler,
+}
+
+const fn p(name: &'static str, ty: ParamType) -> Param {
+    Param { name, ty }
+}
+
+use ParamType::{Number as N, Object as O, Point as P, Text as T, Which as W};
+
+/// Every API function, in reference order.
+pub static API: &[ApiFn] = &[
+    // ---- queries ----
+    ApiFn { name: "objects", params: &[], returns: "array of names", doc: "Names of all objects in the scene, in scene order.", example: "for name in objects() { say(name); }", category: Category::Query, handler: h_objects },
+    ApiFn { name: "find", params: &[p("description", T)], returns: "name", doc: "The one object matching a description such as \"red block\" or \"bowl\"; an error if none or several match.", example: "let red = find(\"red block\");", category: Category::Query, handler: h_find },
+    ApiFn { name: "find_all", params: &[p("description", T)], returns: "array of names", doc: "All objects matching a description (\"block\", \"green\"), in scene order.", example: "let blocks = find_all(\"block\");", category: Category::Query, handler: h_find_all },
+    ApiFn { name: "position", params: &[p("name", O)], returns: "[x, y, z]", doc: "Centre of the object, metres, world frame.", example: "let p = position(\"red_block\");", category: Category::Query, handler: h_position },
+    ApiFn { name: "pose", params: &[p("name", O)], returns: "#{position, yaw, upright}", doc: "Centre, yaw about z (radians) and whether the object stands upright.", example: "let yaw = pose(\"red_block\").yaw;", category: Category::Query, handler: h_pose },
+    ApiFn { name: "size", params: &[p("name", O)], returns: "[sx, sy, sz]", doc: "Full extents of the object in its own frame, metres.", example: "let h = size(\"red_block\")[2];", category: Category::Query, handler: h_size },
+    ApiFn { name: "color", params: &[p("name", O)], returns: "string", doc: "Colour name of the object (\"red\").", example: "if color(name) == \"red\" { say(name); }", category: Category::Query, handler: h_color },
+    ApiFn { name: "kind", params: &[p("name", O)], returns: "string", doc: "What the object is: \"block\", \"bowl\", \"plate\", \"cylinder\" or \"ball\".", example: "let bowls = objects().filter(|n| kind(n) == \"bowl\");", category: Category::Query, handler: h_kind },
+    ApiFn { name: "point", params: &[p("name", O), p("which", W)], returns: "[x, y, z]", doc: "A functional point: \"top\", \"center\", \"bottom\", \"inside\" (where things placed on/in it rest), \"left\" (+y), \"right\" (−y), \"front\" (−x, toward the robot), \"back\" (+x).", example: "let target = point(\"blue_plate\", \"inside\");", category: Category::Query, handler: h_point },
+    ApiFn { name: "is_on", params: &[p("a", O), p("b", O)], returns: "bool", doc: "Whether object a rests on object b (on its top, or on the floor of a plate or bowl).", example: "if is_on(\"red_block\", \"blue_plate\") { say(\"done\"); }", category: Category::Query, handler: h_is_on },
+    ApiFn { name: "is_in", params: &[p("a", O), p("b", O)], returns: "bool", doc: "Whether object a is inside bowl or plate b.", example: "is_in(\"green_block\", \"yellow_bowl\")", category: Category::Query, handler: h_is_in },
+    ApiFn { name: "is_upright", params: &[p("name", O)], returns: "bool", doc: "Whether the object stands within 30° of upright.", example: "is_upright(\"red_block\")", category: Category::Query, handler: h_is_upright },
+    ApiFn { name: "distance", params: &[p("a", O), p("b", O)], returns: "number", doc: "Distance between the centres of two objects, metres.", example: "let d = distance(\"red_block\", \"blue_block\");", category: Category::Query, handler: h_distance },
+    ApiFn { name: "table_bounds", params: &[], returns: "#{min, max}", doc: "Corners of the table top: min = [x, y, 0] (front right), max = [x, y, 0] (back left).", example: "let b = table_bounds(); let front_right = b.min;", category: Category::Query, handler: h_table_bounds },
+    ApiFn { name: "gripper_position", params: &[], returns: "[x, y, z]", doc: "Where the tool centre point (between the fingertips) is now.", example: "let g = gripper_position();", category: Category::Query, handler: h_gripper_position },
+    ApiFn { name: "holding", params: &[], returns: "name or \"\"", doc: "The object the gripper holds, or an empty string.", example: "if holding() == \"\" { pick(\"red_block\"); }", category: Category::Query, handler: h_holding },
+    // ---- motion ----
+    ApiFn { name: "move_to", params: &[p("pos", P)], returns: "true", doc: "Move the tool centre point in a straight line to pos, keeping the gripper pointing down.", example: "move_to([0.5, 0.0, 0.2]);", category: Category::Motion, handler: h_move_to },
+    ApiFn { name: "move_by", params: &[p("dx", N), p("dy", N), p("dz", N)], returns: "true", doc: "Move the tool centre point by an offset, metres.", example: "move_by(0.0, 0.0, 0.1);", category: Category::Motion, handler: h_move_by },
+    ApiFn { name: "open_gripper", params: &[], returns: "true", doc: "Open the gripper fully, releasing whatever it holds.", example: "open_gripper();", category: Category::Motion, handler: h_open },
+    ApiFn { name: "close_gripper", params: &[], returns: "bool", doc: "Close the gripper until it holds something; whether it holds an object.", example: "let held = close_gripper();", category: Category::Motion, handler: h_close },
+    ApiFn { name: "home", params: &[], returns: "true", doc: "Move the arm back to its ready pose.", example: "home();", category: Category::Motion, handler: h_home },
+    ApiFn { name: "pick", params: &[p("name", O)], returns: "true", doc: "Grasp the object from above and lift it; raises no_grasp if the fingers close on nothing.", example: "pick(\"red_block\");", category: Category::Motion, handler: h_pick },
+    ApiFn { name: "place_on", params: &[p("name", O), p("target", O)], returns: "true", doc: "Put the held object on (or in) the target object and let go.", example: "place_on(\"red_block\", \"blue_plate\");", category: Category::Motion, handler: h_place_on },
+    ApiFn { name: "place_at", params: &[p("name", O), p("pos", P)], returns: "true", doc: "Put the held object down with its bottom centre at pos (z = 0 is the table top) and let go.", example: "place_at(\"red_block\", [0.4, -0.2, 0.0]);", category: Category::Motion, handler: h_place_at },
+    // ---- monitoring ----
+    ApiFn { name: "subgoal", params: &[p("text", T)], returns: "()", doc: "Declare the step the program is on; later events are attributed to it.", example: "subgoal(\"pick up the red block\");", category: Category::Monitor, handler: h_subgoal },
+    ApiFn { name: "checkpoint", params: &[p("statement", T)], returns: "()", doc: "State what should now be true of the scene; recorded for the inspector.", example: "checkpoint(\"the red block is on the blue plate\");", category: Category::Monitor, handler: h_checkpoint },
+    ApiFn { name: "say", params: &[p("text", T)], returns: "()", doc: "Record a message in the trace.", example: "say(\"all blocks stacked\");", category: Category::Monitor, handler: h_say },
+];
+
+/// Look up a function by name.
+pub fn get(name: &str) -> Option<&'static ApiFn> {
+    API.iter().find(|f| f.name == name)
+}
+
+/// The reference text (`cap api`), generated from [`API`].
+pub fn reference() -> String {
+    let mut out = String::new();
+    out.push_str("# cap script API\n\n");
+    out.push_str("Programs are rhai scripts. Units are metres and radians; the world frame has z up, the table top at z = 0, +x pointing away from the robot and +y to its left. Objects are named by strings such as \"red_block\".\n\n");
+    out.push_str("Motion functions raise an error when they fail (unreachable, collision, no_grasp, slipped, ...). Catch it with `try { ... } catch (err) { ... }`; `err` is a map #{kind, message, object, function}.\n");
+    for cat in [Category::Query, Category::Motion, Category::Monitor] {
+        out.push_str(&format!("\n## {}\n\n", cat.title()));
+        for f in API.iter().filter(|f| f.category == cat) {
+            let params: Vec<String> = f
+                .params
+                .iter()
+                .map(|p| format!("{}: {}", p.name, p.ty.name()))
+                .collect();
+            out.push_str(&format!(
+                "{}({}) -> {}\n    {}\n    e.g. {}\n",
+                f.name,
+                params.join(", "),
+                f.returns,
+                f.doc,
+                f.example
+            ));
+        }
+    }
+    out
+}
+
+/// The failure as the catchable value a script sees.
+fn failure_value(function: &str, f: &Failure) -> Dynamic {
+    let mut m = Map::new();
+    m.insert("kind".into(), f.kind.label().into());
+    m.insert("message".into(), f.message.clone().into());
+    m.insert("object".into(), f.object.clone().unwrap_or_default().into());
+    m.insert("function".into(), function.into());
+    Dynamic::from_map(m)
+}
+
+/// Register the functions for which `include` is true into `engine`, acting on
+/// `session`.
+pub fn register(engine: &mut Engine, session: &SharedSession, include: impl Fn(&ApiFn) -> bool) {
+    for f in API.iter().filter(|f| include(f)) {
+        let s = Arc::clone(session);
+        let types = vec![std::any::TypeId::of::<Dynamic>(); f.params.len()];
+        engine.register_raw_fn(
+            f.name,
+            types,
+            move |ctx: NativeCallContext, args: &mut [&mut Dynamic]| {
+                let args: Vec<Dynamic> = args.iter().map(|a| (**a).clone()).collect();
+                let line = ctx.call_position().line().map(|l| l as u32);
+                let mut session = lock(&s);
+                let result = (f.handler)(&mut session, &args);
+                if session.record {
+                    let (result_json, failure) = match &result {
+                        Ok(v) => (to_json(v), None),
+                        Err(e) => (Value::Null, Some(e.clone())),
+                    };
+                    session.push(
+                        line,
+                        EventKind::Call {
+                            function: f.name.to_owned(),
+                            args: args.iter().map(to_json).collect(),
+                            result: result_json,
+                            failure,
+                        },
+                    );
+                }
+                drop(session);
+                result.map_err(|e| {
+                    Box::new(EvalAltResult::ErrorRuntime(
+                        failure_value(f.name, &e),
+                        ctx.call_position().max(Position::START),
+                    ))
+                })
+            },
+        );
+    }
+}
+
+/// Read back a failure thrown by [`register`]'s wrapper.
+pub fn failure_from_value(v: &Dynamic) -> Option<Failure> {
+    let m = v.read_lock::<Map>()?;
+    let kind = m.get("kind")?.to_string();
+    let kind: FailureKind = serde_json::from_value(Value::String(kind)).ok()?;
+    let message = m.get("message").map(|m| m.to_string()).unwrap_or_default();
+    let object = m
+        .get("object")
+        .map(|o| o.to_string())
+        .filter(|o| !o.is_empty());
+    Some(Failure {
+        kind,
+        message,
+        object,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------
+
+fn ok() -> Result<Dynamic, Failure> {
+    Ok(Dynamic::TRUE)
+}
+
+fn h_objects(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
+    Ok(Dynamic::from_array(
+        s.world
+            .scene()
+            .objects
+            .iter()
+            .map(|o| o.name.clone().into())
+            .collect(),
+    ))
+}
+fn h_find(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    Ok(s.world.find(&string("find", "description", &a[0])?)?.into())
+}
+fn h_find_all(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let d = string("find_all", "description", &a[0])?;
+    Ok(Dynamic::from_array(
+        s.world
+            .find_all(&d)
+            .into_iter()
+            .map(Dynamic::from)
+            .collect(),
+    ))
+}
+fn obj(s: &Session, f: &str, p: &str, d: &Dynamic) -> Result<ObjectState, Failure> {
+    s.world.object(&string(f, p, d)?)
+}
+fn h_position(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let o = obj(s, "position", "name", &a[0])?;
+    Ok(array3(o.position().coords.into()))
+}
+fn h_pose(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let o = obj(s, "pose", "name", &a[0])?;
+    let mut m = Map::new();
+    m.insert("position".into(), array3(o.position().coords.into()));
+    m.insert("yaw".into(), Dynamic::from_float(o.yaw_rad()));
+    m.insert("upright".into(), o.upright().into());
+    Ok(Dynamic::from_map(m))
+}
+fn h_size(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let o = obj(s, "size", "name", &a[0])?;
+    Ok(array3(o.size_m.into()))
+}
+fn h_color(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    Ok(obj(s, "color", "name", &a[0])?.color.into())
+}
+fn h_kind(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    Ok(obj(s, "kind", "name", &a[0])?.kind.noun().into())
+}
+fn h_point(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let name = string("point", "name", &a[0])?;
+    let which = string("point", "which", &a[1])?;
+    let w = Which::parse(&which).ok_or_else(|| {
+        let names: Vec<&str> = Which::ALL.iter().map(|(n, _)| *n).collect();
+        Failure::new(
+            FailureKind::InvalidArgument,
+            format!(
+                "point: unknown point `{which}`; use one of {}",
+                names.join(", ")
+            ),
+        )
+    })?;
+    Ok(array3(s.world.point(&name, w)?.coords.into()))
+}
+fn two(s: &Session, f: &str, a: &[Dynamic]) -> Result<(String, String), Failure> {
+    let (x, y) = (string(f, "a", &a[0])?, string(f, "b", &a[1])?);
+    s.world.object(&x)?;
+    s.world.object(&y)?;
+    Ok((x, y))
+}
+fn h_is_on(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let (x, y) = two(s, "is_on", a)?;
+    Ok(s.world.is_on(&x, &y)?.into())
+}
+fn h_is_in(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let (x, y) = two(s, "is_in", a)?;
+    Ok(s.world.is_in(&x, &y)?.into())
+}
+fn h_is_upright(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    Ok(obj(s, "is_upright", "name", &a[0])?.upright().into())
+}
+fn h_distance(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let (x, y) = two(s, "distance", a)?;
+    Ok(Dynamic::from_float(s.world.distance(&x, &y)?))
+}
+fn h_table_bounds(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let t = &s.world.scene().table;
+    let mut m = Map::new();
+    m.insert(
+        "min".into(),
+        array3([
+            t.center_m.x - t.size_m.x / 2.0,
+            t.center_m.y - t.size_m.y / 2.0,
+            0.0,
+        ]),
+    );
+    m.insert(
+        "max".into(),
+        array3([
+            t.center_m.x + t.size_m.x / 2.0,
+            t.center_m.y + t.size_m.y / 2.0,
+            0.0,
+        ]),
+    );
+    Ok(Dynamic::from_map(m))
+}
+fn h_gripper_position(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
+    Ok(array3(s.world.tcp().translation.vector.into()))
+}
+fn h_holding(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
+    Ok(s.world.holding().unwrap_or_default().into())
+}
+fn h_move_to(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let p = point("move_to", "pos", &a[0])?;
+    s.world.move_to(p)?;
+    ok()
+}
+fn h_move_by(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let d = cap_core::nalgebra::Vector3::new(
+        number("move_by", "dx", &a[0])?,
+        number("move_by", "dy", &a[1])?,
+        number("move_by", "dz", &a[2])?,
+    );
+    s.world.move_by(d)?;
+    ok()
+}
+fn h_open(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
+    s.world.open_gripper()?;
+    ok()
+}
+fn h_close(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
+    Ok(s.world.close_gripper()?.is_some().into())
+}
+fn h_home(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
+    s.world.home()?;
+    ok()
+}
+fn h_pick(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let name = string("pick", "name", &a[0])?;
+    s.world.pick(&name)?;
+    ok()
+}
+fn h_place_on(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let name = string("place_on", "name", &a[0])?;
+    let target = string("place_on", "target", &a[1])?;
+    s.world.place_on(&name, &target)?;
+    ok()
+}
+fn h_place_at(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let name = string("place_at", "name", &a[0])?;
+    let pos = point("place_at", "pos", &a[1])?;
+    s.world.place_at(&name, pos)?;
+    ok()
+}
+fn text(f: &str, a: &[Dynamic]) -> Result<String, Failure> {
+    let t = string(f, "text", &a[0])?;
+    Ok(t.chars().take(500).collect())
+}
+fn h_subgoal(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    s.subgoal = Some(text("subgoal", a)?);
+    Ok(Dynamic::UNIT)
+}
+fn h_checkpoint(_: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    text("checkpoint", a)?;
+    Ok(Dynamic::UNIT)
+}
+fn h_say(_: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    text("say", a)?;
+    Ok(Dynamic::UNIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_lists_every_function_with_doc_and_example() {
+        let r = reference();
+        for f in API {
+            assert!(r.contains(&format!("{}(", f.name)), "{} missing", f.name);
+            assert!(
+                !f.doc.is_empty() && f.example.contains(f.name)
+                    || f.name == "kind"
+                    || f.name == "objects",
+                "{}",
+                f.name
+            );
+        }
+        let mut names: Vec<_> = API.iter().map(|f| f.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), API.len(), "duplicate API names");
+    }
+}

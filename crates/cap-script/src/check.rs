@@ -1,0 +1,239 @@
+//! The static checker: everything that can be known about a program before it runs.
+//!
+//! Parse errors, calls of unknown functions, calls with the wrong number of arguments
+//! and string literals naming objects the scene lacks are reported with their line
+//! and column; nothing is executed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cap_core::failure::{Failure, FailureKind};
+use cap_core::scene::Scene;
+use rhai::{ASTNode, Engine, Expr, AST};
+
+use crate::api::{self, ParamType};
+
+/// One problem found by the checker.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StaticError {
+    /// 1-based line (0 if unknown).
+    pub line: u32,
+    /// 1-based column (0 if unknown).
+    pub column: u32,
+    /// The failure.
+    pub failure: Failure,
+}
+
+impl std::fmt::Display for StaticError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}:{}: {}", self.line, self.column, self.failure)
+    }
+}
+
+/// Functions rhai itself provides as keywords or engine built-ins (not in packages).
+const KEYWORD_FNS: &[&str] = &[
+    "print",
+    "debug",
+    "type_of",
+    "Fn",
+    "call",
+    "curry",
+    "is_def_var",
+    "is_def_fn",
+    "is_shared",
+    "this",
+];
+
+fn builtin_arities(engine: &Engine) -> BTreeMap<String, BTreeSet<usize>> {
+    let mut out: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for sig in engine.gen_fn_signatures(true) {
+        // "name(a: T, b: U) -> R" — name and parameter count are what matter here.
+        let Some(open) = sig.find('(') else { continue };
+        let name = sig[..open]
+            .trim()
+            .trim_start_matches("get$")
+            .trim_start_matches("set$")
+            .to_owned();
+        let Some(close) = sig.rfind(')') else {
+            continue;
+        };
+        let inner = sig[open + 1..close].trim();
+        let n = if inner.is_empty() {
+            0
+        } else {
+            count_params(inner)
+        };
+        out.entry(name).or_default().insert(n);
+    }
+    out
+}
+
+fn count_params(inner: &str) -> usize {
+    // Commas at bracket depth 0 separate parameters ("a: Array, f: FnPtr").
+    let mut depth = 0i32;
+    let mut n = 1;
+    for c in inner.chars() {
+        match c {
+            '(' | '[' | '<' => depth += 1,
+            ')' | ']' | '>' => depth -= 1,
+            ',' if depth == 0 => n += 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn suggest(name: &str, candidates: impl Iterator<Item = String>) -> String {
+    let best = candidates.map(|c| (edit_distance(name, &c), c)).min();
+    match best {
+        Some((d, c)) if d <= 3 => format!("; did you mean `{c}`?"),
+        _ => String::new(),
+    }
+}
+
+fn err(pos: rhai::Position, kind: FailureKind, msg: String, object: Option<String>) -> StaticError {
+    StaticError {
+        line: pos.line().unwrap_or(0) as u32,
+        column: pos.position().unwrap_or(0) as u32,
+        failure: Failure {
+            kind,
+            message: msg,
+            object,
+        },
+    }
+}
+
+/// Parse and check `source` against the API and the scene. Returns the AST when the
+/// program is clean, or every problem found (in source order).
+pub fn check_program(
+    engine: &Engine,
+    source: &str,
+    scene: &Scene,
+) -> Result<AST, Vec<StaticError>> {
+    let ast = engine.compile(source).map_err(|e| {
+        vec![err(
+            e.position(),
+            FailureKind::ParseError,
+            format!("syntax error: {}", e.err_type()),
+            None,
+        )]
+    })?;
+    let errors = check_ast(engine, &ast, scene, false);
+    if errors.is_empty() {
+        Ok(ast)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Check a parsed program. `queries_only` refuses motion and monitoring functions
+/// (for success predicates).
+pub fn check_ast(
+    engine: &Engine,
+    ast: &AST,
+    scene: &Scene,
+    queries_only: bool,
+) -> Vec<StaticError> {
+    let builtins = builtin_arities(engine);
+    let script_fns: BTreeMap<String, BTreeSet<usize>> =
+        ast.iter_functions().fold(BTreeMap::new(), |mut m, f| {
+            m.entry(f.name.to_owned())
+                .or_default()
+                .insert(f.params.len());
+            m
+        });
+    let objects: BTreeSet<String> = scene.objects.iter().map(|o| o.name.clone()).collect();
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+
+    ast.walk(&mut |path: &[ASTNode]| {
+        let Some(ASTNode::Expr(expr)) = path.last() else { return true };
+        let (call, pos, method) = match expr {
+            Expr::FnCall(c, pos) => (c, *pos, false),
+            Expr::MethodCall(c, pos) => (c, *pos, true),
+            _ => return true,
+        };
+        if call.op_token.is_some() {
+            return true;
+        }
+        let name = call.name.as_str();
+        if !name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') {
+            return true; // operators
+        }
+        let argc = call.args.len() + usize::from(method);
+        if !seen.insert((pos.line(), pos.position(), name.to_owned())) {
+            return true;
+        }
+        if let Some(f) = api::get(name) {
+            if queries_only && f.category != api::Category::Query {
+                errors.push(err(pos, FailureKind::UnknownFunction, format!("`{name}` cannot be used in a success predicate (queries only)"), None));
+                return true;
+            }
+            if method || argc != f.params.len() {
+                let params: Vec<&str> = f.params.iter().map(|p| p.name).collect();
+                errors.push(err(
+                    pos,
+                    FailureKind::WrongArity,
+                    format!("{name}({}) takes {} argument(s), got {argc}", params.join(", "), f.params.len()),
+                    None,
+                ));
+                return true;
+            }
+            for (arg, param) in call.args.iter().zip(f.params.iter()) {
+                let Expr::StringConstant(s, apos) = arg else { continue };
+                let s = s.as_str();
+                let unknown = match param.ty {
+                    ParamType::Object => !objects.contains(s),
+                    _ => false,
+                };
+                if unknown {
+                    let hint = suggest(s, objects.iter().cloned());
+                    errors.push(err(
+                        *apos,
+                        FailureKind::UnknownObject,
+                        format!("{name}: no object named \"{s}\"{hint} (objects: {})", objects.iter().cloned().collect::<Vec<_>>().join(", ")),
+                        Some(s.to_owned()),
+                    ));
+                }
+            }
+            return true;
+        }
+        if let Some(arities) = script_fns.get(name) {
+            if !arities.contains(&argc) {
+                errors.push(err(pos, FailureKind::WrongArity, format!("function {name} is defined with {arities:?} parameter(s), called with {argc}"), None));
+            }
+            return true;
+        }
+        if KEYWORD_FNS.contains(&name) {
+            return true;
+        }
+        if let Some(arities) = builtins.get(name) {
+            if !arities.contains(&argc) && !method {
+                errors.push(err(pos, FailureKind::WrongArity, format!("{name} takes {arities:?} argument(s), got {argc}"), None));
+            }
+            return true;
+        }
+        let all = api::API.iter().map(|f| f.name.to_owned()).chain(script_fns.keys().cloned());
+        let hint = suggest(name, all);
+        errors.push(err(pos, FailureKind::UnknownFunction, format!("unknown function `{name}`{hint} (see `cap api`)"), None));
+        true
+    });
+    errors.sort_by_key(|e| (e.line, e.column));
+    errors
+}

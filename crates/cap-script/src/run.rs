@@ -1,0 +1,332 @@
+//! Running a program: static check, sandboxed execution with every call traced, the
+//! world left to settle, and the task's hidden success predicate evaluated.
+
+use std::sync::{Arc, Mutex};
+
+use cap_core::failure::{Failure, FailureKind};
+use cap_core::scene::{Scene, TaskSpec};
+use cap_core::trace::{EventKind, TraceEvent};
+use cap_sim::prelude::*;
+use rhai::{Dynamic, EvalAltResult, AST};
+use serde_json::Value;
+
+use crate::api::{self, lock, Category, Session, SharedSession};
+use crate::check::{check_ast, check_program, StaticError};
+use crate::sandbox::{self, Limits, WALL_CLOCK_TOKEN};
+
+/// Native stack for the interpreter thread: deep (but bounded) recursion must hit the
+/// call-depth limit, never the thread's stack.
+const SCRIPT_STACK_BYTES: usize = 64 * 1024 * 1024;
+/// Time the world is left to settle after the program ends, seconds.
+const SETTLE_S: f64 = 0.5;
+/// An object whose centre is this far below the table top has fallen off.
+const FELL_Z_M: f64 = -0.03;
+
+/// How to run an episode.
+#[derive(Debug, Clone, Default)]
+pub struct EpisodeOptions {
+    /// Sandbox limits.
+    pub limits: Limits,
+}
+
+/// Everything that happened in one episode.
+pub struct Episode {
+    /// The trace (also for static failures: start, abort, end).
+    pub trace: Vec<TraceEvent>,
+    /// Problems the static checker found; when non-empty nothing ran.
+    pub static_errors: Vec<StaticError>,
+    /// Why the program stopped early, with its source line.
+    pub abort: Option<(Failure, Option<u32>)>,
+    /// Whether the task's success predicate held (None without a task or if nothing ran).
+    pub success: Option<bool>,
+    /// Why the task failed, when the program ran to the end but the predicate is false.
+    pub outcome: Option<Failure>,
+    /// The world at the end.
+    pub world: World,
+}
+
+impl Episode {
+    /// The failure that best explains a failed episode: the static error, the abort,
+    /// or the outcome.
+    pub fn primary_failure(&self) -> Option<(Failure, Option<u32>)> {
+        if let Some(e) = self.static_errors.first() {
+            return Some((e.failure.clone(), Some(e.line)));
+        }
+        if let Some(a) = &self.abort {
+            return Some(a.clone());
+        }
+        self.outcome.clone().map(|f| (f, None))
+    }
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(s.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Run `source` on `world` for `task` (if any). Never panics on program input; every
+/// outcome is in the returned [`Episode`].
+pub fn run_episode(
+    mut world: World,
+    source: &str,
+    task: Option<&TaskSpec>,
+    opts: &EpisodeOptions,
+) -> Episode {
+    if let Some(t) = task {
+        world.set_time_limit(t.time_limit_s);
+    }
+    let scene_name = world.scene().name.clone();
+    let seed = world.seed();
+    let session: SharedSession = Arc::new(Mutex::new(Session::new(world, true)));
+    let mut engine = sandbox::engine(&opts.limits);
+    api::register(&mut engine, &session, |_| true);
+    {
+        let s = Arc::clone(&session);
+        engine.on_print(move |text| {
+            let mut s = lock(&s);
+            let text: String = text.chars().take(500).collect();
+            s.push(
+                None,
+                EventKind::Call {
+                    function: "print".into(),
+                    args: vec![Value::String(text)],
+                    result: Value::Null,
+                    failure: None,
+                },
+            );
+        });
+    }
+
+    let start = EventKind::Start {
+        scene: scene_name,
+        task: task.map(|t| t.name.clone()),
+        seed,
+        program_sha256: sha256_hex(source),
+    };
+    lock(&session).push(None, start);
+
+    let scene = lock(&session).world.scene().clone();
+    let checked = check_program(&engine, source, &scene);
+    let (static_errors, abort) = match checked {
+        Err(errors) => {
+            let first = errors[0].clone();
+            lock(&session).push(
+                Some(first.line),
+                EventKind::Abort {
+                    failure: first.failure.clone(),
+                },
+            );
+            (errors, None)
+        }
+        Ok(ast) => {
+            let result = run_on_big_stack(&engine, &ast);
+            let abort = result.err().map(|e| failure_of(&e, &opts.limits));
+            if let Some((f, line)) = &abort {
+                lock(&session).push(*line, EventKind::Abort { failure: f.clone() });
+            }
+            (Vec::new(), abort)
+        }
+    };
+    drop(engine);
+
+    let ran = static_errors.is_empty();
+    let mut session = match Arc::try_unwrap(session) {
+        Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+        // The engine (the only other owner) was dropped above.
+        Err(shared) => {
+            let mut s = lock(&shared);
+            let w = s.world.fork();
+            Session {
+                world: w,
+                trace: std::mem::take(&mut s.trace),
+                subgoal: s.subgoal.clone(),
+                record: true,
+            }
+        }
+    };
+    if ran {
+        session.world.settle(SETTLE_S);
+    }
+
+    let (success, outcome) = match (task, ran) {
+        (Some(t), true) => {
+            let (world, verdict) = eval_predicate(session.world, &t.success, &opts.limits);
+            session.world = world;
+            match verdict {
+                Ok(true) => (Some(true), None),
+                Ok(false) => (Some(false), Some(outcome_failure(&session.world))),
+                Err(f) => (Some(false), Some(f)),
+            }
+        }
+        _ => (None, None),
+    };
+    let mut objects: Vec<(String, [f64; 3])> = session
+        .world
+        .object_states()
+        .into_iter()
+        .map(|o| (o.name.clone(), o.position().coords.into()))
+        .collect();
+    objects.sort_by(|a, b| a.0.cmp(&b.0));
+    let end_failure = if abort.is_some() {
+        None
+    } else {
+        outcome.clone()
+    };
+    session.push(
+        None,
+        EventKind::End {
+            success,
+            failure: end_failure,
+            objects,
+        },
+    );
+
+    Episode {
+        trace: session.trace,
+        static_errors,
+        abort,
+        success,
+        outcome,
+        world: session.world,
+    }
+}
+
+fn outcome_failure(world: &World) -> Failure {
+    if let Some(o) = world
+        .object_states()
+        .into_iter()
+        .find(|o| o.position().z < FELL_Z_M)
+    {
+        return Failure::with_object(
+            FailureKind::ObjectFell,
+            format!("{} fell off the table", o.name),
+            o.name,
+        );
+    }
+    Failure::new(
+        FailureKind::PredicateUnmet,
+        "the program finished but the task's success condition does not hold",
+    )
+}
+
+fn run_on_big_stack(engine: &rhai::Engine, ast: &AST) -> Result<(), Box<EvalAltResult>> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("cap-script".into())
+            .stack_size(SCRIPT_STACK_BYTES)
+            .spawn_scoped(scope, || engine.run_ast(ast));
+        match handle {
+            Ok(h) => h.join().unwrap_or_else(|_| {
+                Err(Box::new(EvalAltResult::ErrorRuntime(
+                    "interpreter thread panicked".into(),
+                    rhai::Position::NONE,
+                )))
+            }),
+            Err(e) => Err(Box::new(EvalAltResult::ErrorRuntime(
+                format!("cannot start interpreter thread: {e}").into(),
+                rhai::Position::NONE,
+            ))),
+        }
+    })
+}
+
+/// Map an engine error to a typed failure and the source line it happened on.
+pub fn failure_of(e: &EvalAltResult, limits: &Limits) -> (Failure, Option<u32>) {
+    let line = e.position().line().map(|l| l as u32);
+    let f = match e {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => return failure_of(inner, limits),
+        EvalAltResult::ErrorRuntime(v, _) => api::failure_from_value(v).unwrap_or_else(|| {
+            Failure::new(FailureKind::ScriptError, format!("uncaught error: {v}"))
+        }),
+        EvalAltResult::ErrorTooManyOperations(_) => Failure::new(
+            FailureKind::SandboxLimit,
+            format!(
+                "operation limit ({}) reached: an endless or very long loop?",
+                limits.max_operations
+            ),
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => Failure::new(
+            FailureKind::SandboxLimit,
+            format!(
+                "call depth limit ({}) reached: runaway recursion?",
+                limits.max_call_levels
+            ),
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => Failure::new(
+            FailureKind::SandboxLimit,
+            format!(
+                "{what} exceeds the sandbox size limit (strings {} bytes, arrays {}, maps {})",
+                limits.max_string_size, limits.max_array_size, limits.max_map_size
+            ),
+        ),
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == WALL_CLOCK_TOKEN => {
+            Failure::new(
+                FailureKind::SandboxLimit,
+                format!(
+                    "wall-clock limit ({:.1} s) reached",
+                    limits.max_wall.as_secs_f64()
+                ),
+            )
+        }
+        EvalAltResult::ErrorTooManyVariables(_) | EvalAltResult::ErrorTooManyModules(_) => {
+            Failure::new(FailureKind::SandboxLimit, format!("sandbox limit: {e}"))
+        }
+        other => Failure::new(FailureKind::ScriptError, other.to_string()),
+    };
+    (f, line)
+}
+
+/// Evaluate a success predicate on `world` with the query API only. The world is
+/// handed back unchanged.
+pub fn eval_predicate(world: World, expr: &str, limits: &Limits) -> (World, Result<bool, Failure>) {
+    let session: SharedSession = Arc::new(Mutex::new(Session::new(world, false)));
+    let mut engine = sandbox::engine(limits);
+    api::register(&mut engine, &session, |f| f.category == Category::Query);
+    let scene = lock(&session).world.scene().clone();
+    let verdict = (|| {
+        let ast = engine.compile(expr).map_err(|e| {
+            Failure::new(
+                FailureKind::ScriptError,
+                format!("success predicate does not parse: {e}"),
+            )
+        })?;
+        if let Some(e) = check_ast(&engine, &ast, &scene, true).first() {
+            return Err(Failure::new(
+                FailureKind::ScriptError,
+                format!("success predicate: {e}"),
+            ));
+        }
+        let v: Dynamic = engine
+            .eval_ast(&ast)
+            .map_err(|e| failure_of(&e, limits).0)?;
+        v.as_bool().map_err(|t| {
+            Failure::new(
+                FailureKind::ScriptError,
+                format!("success predicate returned {t}, not bool"),
+            )
+        })
+    })();
+    drop(engine);
+    let world = match Arc::try_unwrap(session) {
+        Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()).world,
+        Err(shared) => lock(&shared).world.fork(),
+    };
+    (world, verdict)
+}
+
+/// Check a task's success predicate statically (for `cap validate`).
+pub fn check_predicate(scene: &Scene, expr: &str) -> Vec<StaticError> {
+    let engine = sandbox::engine(&Limits::default());
+    match engine.compile(expr) {
+        Err(e) => vec![StaticError {
+            line: e.position().line().unwrap_or(0) as u32,
+            column: e.position().position().unwrap_or(0) as u32,
+            failure: Failure::new(
+                FailureKind::ParseError,
+                format!("syntax error: {}", e.err_type()),
+            ),
+        }],
+        Ok(ast) => check_ast(&engine, &ast, scene, true),
+    }
+}
