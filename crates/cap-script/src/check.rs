@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::scene::Scene;
-use rhai::{ASTNode, Engine, Expr, AST};
+use rhai::{ASTNode, Engine, Expr, Stmt, AST};
 
 use crate::api::{self, ParamType};
 
@@ -163,10 +163,11 @@ pub fn check_ast(
     let mut seen = BTreeSet::new();
 
     ast.walk(&mut |path: &[ASTNode]| {
-        let Some(ASTNode::Expr(expr)) = path.last() else { return true };
-        let (call, pos, method) = match expr {
-            Expr::FnCall(c, pos) => (c, *pos, false),
-            Expr::MethodCall(c, pos) => (c, *pos, true),
+        // Calls appear as expressions, and as statements when their value is unused.
+        let (call, pos, method) = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(c, pos))) => (c, *pos, false),
+            Some(ASTNode::Expr(Expr::MethodCall(c, pos))) => (c, *pos, true),
+            Some(ASTNode::Stmt(Stmt::FnCall(c, pos))) => (c, *pos, false),
             _ => return true,
         };
         if call.op_token.is_some() {

@@ -113,13 +113,15 @@ impl World {
     /// Build the world for `scene`, drawing randomised object poses from `seed`, and let
     /// it settle. Simulated time starts at zero after settling.
     pub fn new(scene: Arc<Scene>, seed: u64) -> Result<Self, WorldError> {
-        let mut params = IntegrationParameters::default();
-        params.dt = DT_S as f32;
-        // Objects are decimetre-sized: scale rapier's tolerances (prediction distance,
-        // allowed error, contact recycling) to them, or 4 cm blocks get 5 cm slop.
-        params.length_unit = 0.1;
-        // Finger contacts must be fresh every step for the grasp test.
-        params.contact_recycling = false;
+        let params = IntegrationParameters {
+            dt: DT_S as f32,
+            // Objects are decimetre-sized: scale rapier's tolerances (prediction distance,
+            // allowed error) to them, or 4 cm blocks get 5 cm of slop.
+            length_unit: 0.1,
+            // Finger contacts must be fresh every step for the grasp test.
+            contact_recycling: false,
+            ..IntegrationParameters::default()
+        };
         let mut bodies = RigidBodySet::new();
         let mut colliders = ColliderSet::new();
 

@@ -1,6 +1,8 @@
 //! Pick-and-place through the primitives on the tabletop scene: grasps come from
 //! contacts, offsets miss, and the spatial predicates see the result.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 use std::sync::Arc;
 
 use cap_core::nalgebra::{Point3, Vector3};
