@@ -238,3 +238,72 @@ pub fn check_ast(
     errors.sort_by_key(|e| (e.line, e.column));
     errors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{engine, Limits};
+
+    fn scene() -> Scene {
+        Scene::load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scenes/tabletop.toml"
+        ))
+        .unwrap()
+    }
+
+    fn errors(src: &str) -> Vec<StaticError> {
+        check_program(&engine(&Limits::default()), src, &scene())
+            .err()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn clean_program_passes() {
+        assert!(errors("let b = find_all(\"block\");\nfor x in b { pick(x); place_on(x, \"blue_plate\"); }\nlet n = b.len();").is_empty());
+        assert!(errors("fn helper(a) { pick(a) }\nhelper(\"red_block\");").is_empty());
+    }
+
+    #[test]
+    fn each_static_error_kind_has_its_line() {
+        let e = errors("home();\n\nfly_to(\"red_block\");");
+        assert_eq!(
+            (e[0].failure.kind, e[0].line),
+            (FailureKind::UnknownFunction, 3)
+        );
+        let e = errors("pick();");
+        assert_eq!(e[0].failure.kind, FailureKind::WrongArity);
+        let e = errors("home();\nplace_on(\"red_block\", \"purple_plate\");");
+        assert_eq!(
+            (e[0].failure.kind, e[0].line),
+            (FailureKind::UnknownObject, 2)
+        );
+        assert!(
+            e[0].failure.message.contains("blue_plate"),
+            "{}",
+            e[0].failure.message
+        );
+        let e = errors("let x = ;");
+        assert_eq!(e[0].failure.kind, FailureKind::ParseError);
+        let e = errors("fn f(a) { a }\nf(1, 2);");
+        assert_eq!(e[0].failure.kind, FailureKind::WrongArity);
+    }
+
+    #[test]
+    fn suggestions_name_the_closest_api_function() {
+        let e = errors("pik(\"red_block\");");
+        assert!(
+            e[0].failure.message.contains("did you mean `pick`"),
+            "{}",
+            e[0].failure.message
+        );
+    }
+
+    #[test]
+    fn predicates_may_only_query() {
+        let eng = engine(&Limits::default());
+        let ast = eng.compile("pick(\"red_block\"); true").unwrap();
+        let e = check_ast(&eng, &ast, &scene(), true);
+        assert_eq!(e[0].failure.kind, FailureKind::UnknownFunction);
+    }
+}
