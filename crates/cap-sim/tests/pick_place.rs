@@ -54,3 +54,21 @@ fn grasp_offset_by_three_centimetres_misses() {
     w.move_by(Vector3::new(0.0, 0.0, 0.1)).unwrap();
     assert!(w.object("red_block").unwrap().position().z < 0.03);
 }
+
+#[test]
+fn a_fork_evolves_independently_and_identically() {
+    let mut a = world(4);
+    let mut b = a.fork();
+    a.pick("blue_block").unwrap();
+    // The original moved; the fork did not.
+    assert!(a.object("blue_block").unwrap().held);
+    assert!(!b.object("blue_block").unwrap().held);
+    // The fork replays the same action to the same result.
+    b.pick("blue_block").unwrap();
+    let (pa, pb) = (
+        a.object("blue_block").unwrap().position(),
+        b.object("blue_block").unwrap().position(),
+    );
+    assert!((pa - pb).norm() < 1e-6, "{pa} vs {pb}");
+    assert_eq!(a.steps(), b.steps());
+}
