@@ -276,27 +276,14 @@ impl Panda {
         if ep < opts.position_tolerance_m && er < opts.orientation_tolerance_rad {
             return (Some(q), opts.max_iterations, (ep, er));
         }
-        (None, opts.max_iterations, err.min_pair((ep, er)))
-    }
-}
-
-trait MinPair {
-    fn min_pair(self, other: Self) -> Self;
-}
-impl MinPair for (f64, f64) {
-    fn min_pair(self, other: Self) -> Self {
-        if other.0 < self.0 {
-            other
-        } else {
-            self
-        }
+        let best = if ep < err.0 { (ep, er) } else { err };
+        (None, opts.max_iterations, best)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::Point3;
 
     fn panda() -> Panda {
         Panda::new(Isometry3::identity())
@@ -381,6 +368,5 @@ mod tests {
         let a = p.tcp(&HOME).translation.vector;
         let b = panda().tcp(&HOME).translation.vector;
         assert!((a - b - Vector3::new(0.1, 0.2, 0.0)).norm() < 1e-12);
-        let _ = Point3::<f64>::origin();
     }
 }

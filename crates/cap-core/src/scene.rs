@@ -546,7 +546,7 @@ impl Validator {
             }
             objects.push(self.object(&k, o, &table)?);
         }
-        self.no_overlaps(&objects, &f.objects)?;
+        self.no_overlaps(&objects)?;
 
         let mut task_names = BTreeSet::new();
         let mut tasks = Vec::with_capacity(f.tasks.len());
@@ -686,7 +686,7 @@ impl Validator {
         Ok(spec)
     }
 
-    fn no_overlaps(&self, objects: &[ObjectSpec], _files: &[ObjectFile]) -> Result<(), SceneError> {
+    fn no_overlaps(&self, objects: &[ObjectSpec]) -> Result<(), SceneError> {
         for (i, a) in objects.iter().enumerate() {
             for (j, b) in objects.iter().enumerate().skip(i + 1) {
                 let (ax, ay) = footprint_half_extents(a);

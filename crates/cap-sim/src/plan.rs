@@ -125,13 +125,7 @@ impl World {
         // Obstacles: the table and the objects not allowed, with their AABBs.
         let mut obstacles = Vec::new();
         if let Some(t) = table {
-            obstacles.push((
-                "table".to_owned(),
-                None,
-                t.position(),
-                t.shape(),
-                t.compute_aabb(),
-            ));
+            obstacles.push(("table", t.position(), t.shape(), t.compute_aabb()));
         }
         for (i, ob) in self.objects.iter().enumerate() {
             if allowed.objects.contains(&i) || held.as_ref().is_some_and(|(h, _)| *h == i) {
@@ -139,8 +133,7 @@ impl World {
             }
             if let Some(c) = self.colliders.get(ob.collider) {
                 obstacles.push((
-                    self.scene.objects[i].name.clone(),
-                    Some(i),
+                    self.scene.objects[i].name.as_str(),
                     c.position(),
                     c.shape(),
                     c.compute_aabb(),
@@ -149,41 +142,38 @@ impl World {
         }
         let held_shape = held.as_ref().and_then(|(i, off)| {
             let c = self.colliders.get(self.objects[*i].collider)?;
-            Some((
-                self.scene.objects[*i].name.clone(),
-                *off,
-                c.shared_shape().clone(),
-            ))
+            Some((self.scene.objects[*i].name.as_str(), *off, c.shape()))
         });
         let n = traj.points.len();
         let indices = (0..n).filter(|k| k % CHECK_EVERY == CHECK_EVERY - 1 || *k == n - 1);
         for k in indices {
             let q = &traj.points[k];
             let frames = self.kinematics.frames(q);
-            let mut movers: Vec<(String, Isometry3<f64>, &dyn rapier3d::parry::shape::Shape)> =
-                Vec::new();
-            for part in self.parts.iter() {
+            // Names stay borrowed; a string is only built for the failure message.
+            let held_mover = held_shape
+                .as_ref()
+                .map(|(name, off, shape)| (Some(*name), "", frames.tcp * off, *shape));
+            let parts = self.parts.iter().map(|part| {
                 let pose = part_frame_pose(&frames, part.frame, width) * part.local;
-                movers.push((part.name.to_owned(), pose, part.shape.as_ref()));
-            }
-            if let Some((name, off, shape)) = &held_shape {
-                movers.push((format!("held {name}"), frames.tcp * off, shape.as_ref()));
-            }
-            for (mover, pose, shape) in &movers {
-                let pose = to_pose(pose);
+                (None, part.name, pose, part.shape.as_ref())
+            });
+            for (held_name, part_name, pose, shape) in parts.chain(held_mover) {
+                let pose = to_pose(&pose);
                 let aabb = shape.compute_aabb(&pose);
-                for (name, _idx, opose, oshape, oaabb) in &obstacles {
+                for (name, opose, oshape, oaabb) in &obstacles {
                     if !aabb.intersects(oaabb) {
                         continue;
                     }
-                    let hit = if mover.starts_with("held") {
-                        contact(&pose, *shape, opose, *oshape, 0.0)
+                    let hit = if held_name.is_some() {
+                        contact(&pose, shape, opose, *oshape, 0.0)
                             .map_or(true, |c| c.is_some_and(|c| c.dist < -HELD_PENETRATION_M))
                     } else {
-                        intersection_test(&pose, *shape, opose, *oshape)
+                        intersection_test(&pose, shape, opose, *oshape)
                             .map_or(true, |r| r.intersecting)
                     };
                     if hit {
+                        let mover =
+                            held_name.map_or_else(|| part_name.to_owned(), |h| format!("held {h}"));
                         let at = Point3::from(frames.tcp.translation.vector);
                         return Err(Failure::with_object(
                             FailureKind::Collision,
@@ -194,7 +184,7 @@ impl World {
                                 at.y,
                                 at.z
                             ),
-                            name.clone(),
+                            *name,
                         ));
                     }
                 }

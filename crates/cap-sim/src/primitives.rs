@@ -5,7 +5,7 @@
 use std::f64::consts::{FRAC_PI_2, PI};
 
 use cap_core::failure::{Failure, FailureKind};
-use cap_core::kinematics::{top_down, Joints, HOME};
+use cap_core::kinematics::{top_down, HOME};
 use cap_core::nalgebra::{Isometry3, Point3, Translation3, Vector3};
 use cap_core::robot::{JointTrajectory, RobotBackend, GRIPPER_MAX_WIDTH_M};
 use cap_core::scene::ObjectKind;
@@ -100,25 +100,10 @@ impl World {
         let report = self
             .gripper(&cmd)
             .map_err(|e| Failure::new(FailureKind::SafetyGate, format!("backend stopped: {e}")))?;
-        if let Some(f) = self.check_time_public() {
+        if let Some(f) = self.check_time() {
             return Err(f);
         }
         Ok(report.holding)
-    }
-
-    fn check_time_public(&self) -> Option<Failure> {
-        let limit = self.step_limit?;
-        (self.steps() >= limit).then(|| {
-            Failure::new(
-                FailureKind::Timeout,
-                format!("episode time limit of {:.1} s reached", self.sim_time_s()),
-            )
-        })
-    }
-
-    fn current_yaw(&self) -> f64 {
-        let x = self.tcp().rotation * Vector3::x();
-        x.y.atan2(x.x)
     }
 
     /// Choose a grasp for object `name`: the TCP pose and the object's extent across
@@ -226,14 +211,11 @@ impl Primitives for World {
     }
 
     fn pick(&mut self, name: &str) -> Result<(), Failure> {
-        let idx = self.object_index(name).ok_or_else(|| {
-            self.object(name).err().unwrap_or_else(|| {
-                Failure::new(
-                    FailureKind::UnknownObject,
-                    format!("no object named `{name}`"),
-                )
-            })
-        })?;
+        let idx = match self.object_index(name) {
+            Some(i) => i,
+            // `object` builds the unknown-object failure listing the scene's names.
+            None => return self.object(name).map(|_| ()),
+        };
         if let Some(held) = self.holding() {
             return Err(Failure::with_object(
                 FailureKind::WrongOrder,
@@ -246,7 +228,6 @@ impl Primitives for World {
             self.open_gripper()?;
         }
         let pre = World::above(&grasp, self.approach_height(grasp.translation.z));
-        let _ = self.current_yaw();
         self.go(&pre, &Allowed::default(), false)?;
         let target_only = Allowed { objects: vec![idx] };
         self.go(&grasp, &target_only, true)?;
@@ -351,8 +332,6 @@ impl World {
             after.push(i);
         }
         let retreat = World::above(&goal, pre.translation.z);
-        self.go(&retreat, &Allowed { objects: after }, true)?;
-        let _: Joints = self.joint_positions();
-        Ok(())
+        self.go(&retreat, &Allowed { objects: after }, true)
     }
 }

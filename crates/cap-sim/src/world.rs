@@ -475,7 +475,7 @@ impl World {
         ))
     }
 
-    fn check_time(&self) -> Option<Failure> {
+    pub(crate) fn check_time(&self) -> Option<Failure> {
         let limit = self.step_limit?;
         (self.step >= limit).then(|| {
             Failure::new(
