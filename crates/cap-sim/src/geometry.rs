@@ -61,14 +61,21 @@ pub fn object_shape(spec: &ObjectSpec) -> SharedShape {
                 Pose3::from_parts(Vec3::new(0.0, 0.0, -hz + base / 2.0), upright),
                 SharedShape::cylinder(base / 2.0, r),
             )];
-            // The ring: tangent boxes slightly longer than their arc so it has no gaps.
+            // The ring: tangent boxes slightly longer than their arc so it has no gaps,
+            // standing on the base (not on the table: one support manifold instead of
+            // seventeen keeps the contact solver's work small).
             let seg_half_len = (TAU * r / RING_SEGMENTS as f32) * 0.55;
+            let ring_half_h = hz - base / 2.0;
             for i in 0..RING_SEGMENTS {
                 let a = TAU * i as f32 / RING_SEGMENTS as f32;
-                let c = Vec3::new((r - wall / 2.0) * a.cos(), (r - wall / 2.0) * a.sin(), 0.0);
+                let c = Vec3::new(
+                    (r - wall / 2.0) * a.cos(),
+                    (r - wall / 2.0) * a.sin(),
+                    base / 2.0,
+                );
                 parts.push((
                     Pose3::from_parts(c, Quat::from_rotation_z(a)),
-                    SharedShape::cuboid(wall / 2.0, seg_half_len, hz),
+                    SharedShape::cuboid(wall / 2.0, seg_half_len, ring_half_h),
                 ));
             }
             SharedShape::compound(parts)

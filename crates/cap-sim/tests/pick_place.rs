@@ -40,7 +40,13 @@ fn pick_and_place_red_block_on_plate() {
 
 #[test]
 fn grasp_offset_by_three_centimetres_misses() {
-    let mut w = world(1);
+    // A block aligned with the gripper (a yawed block reaches further along x, and a
+    // 3 cm offset on it would rightly touch a finger).
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/scenes/offset.toml"
+    );
+    let mut w = World::new(Arc::new(Scene::load(path).unwrap()), 0).unwrap();
     let c = w.point("red_block", Which::Center).unwrap();
     // Fingers close along world y at yaw 0; offset 3 cm along x puts both beside the block.
     w.open_gripper().unwrap();
