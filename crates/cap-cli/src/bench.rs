@@ -113,6 +113,25 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
         ik.push(t.elapsed().as_secs_f64() * 1e6 / targets.len() as f64);
     }
 
+    // Rendering: RGB + depth + segmentation of the scene's first camera, arm mid-motion.
+    let mut w = World::new(Arc::clone(&scene), 0).context("building world")?;
+    w.move_by(cap_core::nalgebra::Vector3::new(0.1, 0.1, -0.2))
+        .map_err(|f| anyhow::anyhow!("bench move failed: {f}"))?;
+    let cam = scene
+        .cameras
+        .first()
+        .cloned()
+        .context("scene has no camera")?;
+    let mut render = Vec::new();
+    let frames_per_rep = 20;
+    for _ in 0..reps {
+        let t = Instant::now();
+        for _ in 0..frames_per_rep {
+            std::hint::black_box(w.render(&cam));
+        }
+        render.push(t.elapsed().as_secs_f64() * 1e3 / frames_per_rep as f64);
+    }
+
     let (a, b, c) = stats(idle);
     println!(
         "scene: {} ({} objects), dt = 1/240 s, one core, {reps} repetitions",
@@ -126,6 +145,13 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
     println!("pick-and-place episode (ms)     min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   ({episode_steps} steps)");
     let (a, b, c) = stats(ik);
     println!("IK (µs/solve)                   min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   ({failures} unsolved of {})", targets.len() * reps);
+    let (a, b, c) = stats(render);
+    println!(
+        "render {}x{} RGB+depth+seg (ms)  min {a:>9.3}  median {b:>9.3}  max {c:>9.3}   ({} triangles)",
+        cam.width,
+        cam.height,
+        w.render_triangles()
+    );
     println!("* includes motion planning and collision checking");
     Ok(())
 }

@@ -56,6 +56,20 @@ enum Command {
     },
     /// Print the script API reference (the text a model is shown).
     Api,
+    /// Render the scene's cameras (RGB, depth, segmentation PNGs) after settling.
+    Render {
+        /// The scene (TOML).
+        scene: PathBuf,
+        /// Randomisation seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Only this camera (default: all of the scene's cameras).
+        #[arg(long)]
+        camera: Option<String>,
+        /// Output directory.
+        #[arg(long, default_value = "runs/render")]
+        out: PathBuf,
+    },
     /// Measure physics steps/s, pick-and-place episode time and IK time.
     Bench {
         /// The scene to measure.
@@ -93,6 +107,12 @@ fn main() -> ExitCode {
             print!("{}", cap_script::api::reference());
             Ok(0)
         }
+        Command::Render {
+            scene,
+            seed,
+            camera,
+            out,
+        } => render(&scene, seed, camera.as_deref(), &out),
         Command::Bench { scene, reps } => bench::run(&scene, reps).map(|_| 0),
     };
     match result {
@@ -110,6 +130,30 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn render(scene_path: &Path, seed: u64, camera: Option<&str>, out: &Path) -> Result<u8> {
+    let scene = Arc::new(Scene::load(scene_path)?);
+    let cameras: Vec<_> = match camera {
+        Some(name) => vec![scene.camera(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = scene.cameras.iter().map(|c| c.name.as_str()).collect();
+            BadInput(format!(
+                "scene `{}` has no camera `{name}` (cameras: {})",
+                scene.name,
+                known.join(", ")
+            ))
+        })?],
+        None => scene.cameras.clone(),
+    };
+    let world = World::new(Arc::clone(&scene), seed)?;
+    for cam in &cameras {
+        let frame = world.render(cam);
+        let paths = frame.write_pngs(out, &cam.name)?;
+        println!("{}", paths.rgb.display());
+        println!("{}", paths.depth.display());
+        println!("{}", paths.seg.display());
+    }
+    Ok(0)
 }
 
 fn validate(paths: &[PathBuf]) -> Result<u8> {

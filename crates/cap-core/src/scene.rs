@@ -68,6 +68,25 @@ struct SceneFile {
     objects: Vec<ObjectFile>,
     #[serde(default)]
     tasks: Vec<TaskFile>,
+    #[serde(default)]
+    cameras: Vec<CameraFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CameraFile {
+    name: String,
+    /// Optical centre, metres, world frame.
+    position: [f64; 3],
+    /// The point the optical axis passes through.
+    look_at: [f64; 3],
+    /// Vertical field of view, degrees.
+    #[serde(default = "default_fov")]
+    fov_deg: f64,
+    #[serde(default = "default_resolution")]
+    width: u32,
+    #[serde(default = "default_resolution")]
+    height: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +189,12 @@ fn default_speed() -> f64 {
 }
 fn default_time_limit() -> f64 {
     120.0
+}
+fn default_fov() -> f64 {
+    55.0
+}
+fn default_resolution() -> u32 {
+    224
 }
 
 // ---------------------------------------------------------------------------------------
@@ -367,6 +392,41 @@ pub struct Scene {
     pub objects: Vec<ObjectSpec>,
     /// Tasks in file order.
     pub tasks: Vec<TaskSpec>,
+    /// Cameras; a scene without `[[cameras]]` gets [`CameraSpec::default_front`].
+    pub cameras: Vec<CameraSpec>,
+}
+
+/// A pinhole camera looking at the table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CameraSpec {
+    /// Name used in image paths and traces (`front`).
+    pub name: String,
+    /// Optical centre, world frame, metres.
+    pub position_m: Point3<f64>,
+    /// A point on the optical axis.
+    pub look_at_m: Point3<f64>,
+    /// Vertical field of view, degrees.
+    pub fov_deg: f64,
+    /// Image width, pixels.
+    pub width: u32,
+    /// Image height, pixels.
+    pub height: u32,
+}
+
+impl CameraSpec {
+    /// The camera every scene has unless it names its own: opposite the robot, looking
+    /// down at the table and the arm, 224×224, 55° vertical field of view.
+    pub fn default_front(table: &TableSpec) -> Self {
+        let c = table.center_m;
+        Self {
+            name: "front".into(),
+            position_m: Point3::new(c.x + 0.85, c.y, 0.85),
+            look_at_m: Point3::new(c.x - 0.1, c.y, 0.08),
+            fov_deg: default_fov(),
+            width: default_resolution(),
+            height: default_resolution(),
+        }
+    }
 }
 
 impl Scene {
@@ -398,6 +458,11 @@ impl Scene {
     /// The object called `name`.
     pub fn object(&self, name: &str) -> Option<&ObjectSpec> {
         self.objects.iter().find(|o| o.name == name)
+    }
+
+    /// The camera called `name`.
+    pub fn camera(&self, name: &str) -> Option<&CameraSpec> {
+        self.cameras.iter().find(|c| c.name == name)
     }
 
     /// The task called `name`.
@@ -580,6 +645,57 @@ impl Validator {
             });
         }
 
+        let mut cameras = Vec::with_capacity(f.cameras.len());
+        let mut camera_names = BTreeSet::new();
+        for (i, c) in f.cameras.iter().enumerate() {
+            let k = format!("cameras[{i}]");
+            self.name(&format!("{k}.name"), &c.name)?;
+            if !camera_names.insert(c.name.clone()) {
+                return Err(self.err(
+                    format!("{k}.name"),
+                    format!("duplicate camera name `{}`", c.name),
+                ));
+            }
+            let k = format!("cameras[{i}] ({})", c.name);
+            self.finite(&format!("{k}.position"), &c.position)?;
+            self.finite(&format!("{k}.look_at"), &c.look_at)?;
+            let (p, l) = (Point3::from(c.position), Point3::from(c.look_at));
+            let axis = l - p;
+            if axis.norm() < 0.05 {
+                return Err(self.err(
+                    format!("{k}.look_at"),
+                    "must be at least 5 cm from position",
+                ));
+            }
+            // The image's up is world +z projected: the axis must not be vertical.
+            if axis.normalize().z.abs() > 0.999 {
+                return Err(self.err(
+                    format!("{k}.look_at"),
+                    "the optical axis must not be exactly vertical (tilt it slightly)",
+                ));
+            }
+            self.in_range(&format!("{k}.fov_deg"), c.fov_deg, 10.0, 120.0, "deg")?;
+            for (key, v) in [("width", c.width), ("height", c.height)] {
+                if !(16..=2048).contains(&v) {
+                    return Err(self.err(
+                        format!("{k}.{key}"),
+                        format!("{v} px is outside [16, 2048]"),
+                    ));
+                }
+            }
+            cameras.push(CameraSpec {
+                name: c.name.clone(),
+                position_m: p,
+                look_at_m: l,
+                fov_deg: c.fov_deg,
+                width: c.width,
+                height: c.height,
+            });
+        }
+        if cameras.is_empty() {
+            cameras.push(CameraSpec::default_front(&table));
+        }
+
         Ok(Scene {
             path: self.path.clone(),
             name: f.scene.name,
@@ -588,6 +704,7 @@ impl Validator {
             robot,
             objects,
             tasks,
+            cameras,
         })
     }
 

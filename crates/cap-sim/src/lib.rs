@@ -20,6 +20,7 @@ pub mod geometry;
 pub mod plan;
 pub mod primitives;
 pub mod query;
+pub mod render;
 pub mod world;
 
 pub use plan::Allowed;
@@ -31,5 +32,6 @@ pub mod prelude {
 
     pub use crate::primitives::Primitives;
     pub use crate::query::{ObjectState, Which};
+    pub use crate::render::{Frame, FramePaths};
     pub use crate::world::{World, WorldError, DT_S};
 }

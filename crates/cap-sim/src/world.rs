@@ -16,6 +16,7 @@ use rapier3d::prelude::*;
 
 use crate::convert::{from_pose, to_pose};
 use crate::geometry::{arm_parts, object_shape, part_frame_pose, yaw, ArmPart};
+use crate::render::{RenderModel, SEG_OBJECT0, SEG_ROBOT, SEG_TABLE};
 
 /// The physics time step, seconds (240 Hz, as PyBullet's default).
 pub const DT_S: f64 = 1.0 / 240.0;
@@ -107,6 +108,7 @@ pub struct World {
     step: u64,
     /// Steps after which motions stop with a timeout (the task's time limit).
     pub(crate) step_limit: Option<u64>,
+    pub(crate) render_model: Arc<RenderModel>,
 }
 
 impl World {
@@ -230,6 +232,21 @@ impl World {
             &mut bodies,
         );
 
+        let table_rgb = cap_core::scene::color_rgb(&scene.table.color).unwrap_or([0.5; 3]);
+        let render_model = RenderModel::build(&colliders, |h, c| {
+            if h == table_collider {
+                (table_rgb, SEG_TABLE)
+            } else if let Some(o) = (c.user_data as usize)
+                .checked_sub(1)
+                .and_then(|i| scene.objects.get(i).map(|o| (i, o)))
+            {
+                (o.1.rgb, SEG_OBJECT0 + o.0 as u16)
+            } else if finger_colliders.contains(&h) {
+                ([0.25, 0.25, 0.27], SEG_ROBOT)
+            } else {
+                ([0.88, 0.88, 0.9], SEG_ROBOT)
+            }
+        });
         let gate = SafetyGate::new(
             SafetyLimits::panda(scene.robot.workspace_min_m, scene.robot.workspace_max_m),
             kinematics,
@@ -261,6 +278,7 @@ impl World {
             held: None,
             step: 0,
             step_limit: None,
+            render_model: Arc::new(render_model),
         };
         for _ in 0..60 {
             world.step_physics();
