@@ -132,6 +132,31 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
         render.push(t.elapsed().as_secs_f64() * 1e3 / frames_per_rep as f64);
     }
 
+    // Inspection: the vision model judging a statement on that frame (image resize,
+    // query encoding, ONNX Runtime on one thread).
+    let frame = w.render(&cam);
+    let inspection = match cap_vision::VisionInspector::embedded() {
+        Ok(v) => {
+            let statements = [
+                "the red block is on the blue plate",
+                "the gripper is empty",
+                "the green block is left of the blue block",
+                "the red block is visible",
+            ];
+            let (fw, fh) = (frame.width as usize, frame.height as usize);
+            let mut t = Vec::new();
+            for _ in 0..reps {
+                let start = Instant::now();
+                for s in statements {
+                    std::hint::black_box(v.judge_image(&frame.rgb, fw, fh, s, Some(&scene)));
+                }
+                t.push(start.elapsed().as_secs_f64() * 1e3 / statements.len() as f64);
+            }
+            Ok(stats(t))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+
     let (a, b, c) = stats(idle);
     println!(
         "scene: {} ({} objects), dt = 1/240 s, one core, {reps} repetitions",
@@ -152,6 +177,12 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
         cam.height,
         w.render_triangles()
     );
+    match inspection {
+        Ok((a, b, c)) => {
+            println!("inspection, vision model (ms)   min {a:>9.3}  median {b:>9.3}  max {c:>9.3}")
+        }
+        Err(e) => println!("inspection, vision model: unavailable ({e})"),
+    }
     println!("* includes motion planning and collision checking");
     Ok(())
 }

@@ -53,9 +53,23 @@ enum Command {
         /// Output directory for report.json and trace.jsonl.
         #[arg(long, default_value = "runs/last")]
         out: PathBuf,
+        #[command(flatten)]
+        inspect: InspectArgs,
     },
     /// Print the script API reference (the text a model is shown).
     Api,
+    /// Judge one statement on one image with the vision model (or a remote one).
+    Inspect {
+        /// An RGB or RGBA PNG (a checkpoint frame, a camera image).
+        image: PathBuf,
+        /// The statement, e.g. "the red block is on the blue plate".
+        statement: String,
+        /// A scene whose objects resolve descriptions without a colour ("the bowl").
+        #[arg(long)]
+        scene: Option<PathBuf>,
+        #[command(flatten)]
+        inspect: InspectArgs,
+    },
     /// Render the scene's cameras (RGB, depth, segmentation PNGs) after settling.
     Render {
         /// The scene (TOML).
@@ -70,6 +84,21 @@ enum Command {
         #[arg(long, default_value = "runs/render")]
         out: PathBuf,
     },
+    /// Generate labelled renders for training or evaluating the vision inspector.
+    Dataset {
+        /// Output directory (images.u8, samples.jsonl, meta.json, preview PNGs).
+        #[arg(long)]
+        out: PathBuf,
+        /// Stream seed: different seeds give disjoint scenes and placements.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Number of images.
+        #[arg(long, default_value_t = 1000)]
+        images: usize,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Measure physics steps/s, pick-and-place episode time and IK time.
     Bench {
         /// The scene to measure.
@@ -79,6 +108,77 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         reps: usize,
     },
+}
+
+/// Which inspector judges checkpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum InspectorKind {
+    /// cap's own ONNX vision model (embedded), cross-checked by the geometric one.
+    Vision,
+    /// Simulator state only.
+    Geometric,
+    /// A vision model behind an OpenAI-compatible chat API (--remote-url, --remote-model).
+    Remote,
+    /// No inspection: checkpoints answer cannot_tell and are not recorded.
+    None,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+struct InspectArgs {
+    /// Inspector for checkpoint(...) statements.
+    #[arg(long, value_enum, default_value_t = InspectorKind::Vision)]
+    inspector: InspectorKind,
+    /// Use this ONNX model (its card is the .json beside it) instead of the embedded one.
+    #[arg(long)]
+    vision_model: Option<PathBuf>,
+    /// Base URL of an OpenAI-compatible API, up to /v1 (remote inspector).
+    #[arg(long, env = "CAP_VISION_URL")]
+    remote_url: Option<String>,
+    /// Model id for the remote inspector.
+    #[arg(long, env = "CAP_VISION_MODEL")]
+    remote_model: Option<String>,
+    /// Also check each subgoal's text when the next subgoal begins and at the end.
+    #[arg(long)]
+    checkpoint_on_subgoal: bool,
+    /// Do not cross-check the vision or remote inspector with the geometric one.
+    #[arg(long)]
+    no_cross_check: bool,
+}
+
+impl InspectArgs {
+    fn inspector(&self) -> Result<Option<Box<dyn cap_vision::Inspector>>> {
+        Ok(match self.inspector {
+            InspectorKind::None => None,
+            InspectorKind::Geometric => Some(Box::new(cap_vision::GeometricInspector)),
+            InspectorKind::Vision => Some(Box::new(
+                match &self.vision_model {
+                    Some(p) => cap_vision::VisionInspector::from_file(p),
+                    None => cap_vision::VisionInspector::embedded(),
+                }
+                .map_err(|e| BadInput(format!("vision inspector: {e}")))?,
+            )),
+            InspectorKind::Remote => {
+                let (Some(url), Some(model)) = (&self.remote_url, &self.remote_model) else {
+                    return Err(BadInput(
+                        "the remote inspector needs --remote-url and --remote-model (or CAP_VISION_URL, CAP_VISION_MODEL)".into(),
+                    )
+                    .into());
+                };
+                Some(Box::new(cap_vision::RemoteInspector::new(
+                    cap_vision::remote::RemoteConfig::new(url, model),
+                )))
+            }
+        })
+    }
+
+    fn monitor(&self, run_dir: &Path) -> Result<Option<cap_script::SharedMonitor>> {
+        Ok(self.inspector()?.map(|i| {
+            Arc::new(
+                cap_vision::CheckpointMonitor::new(i, !self.no_cross_check)
+                    .with_images(run_dir, "checkpoints"),
+            ) as cap_script::SharedMonitor
+        }))
+    }
 }
 
 /// An error that means "bad input": exit code 2.
@@ -102,7 +202,14 @@ fn main() -> ExitCode {
             task,
             seed,
             out,
-        } => exec(&scene, &program, task.as_deref(), seed, &out),
+            inspect,
+        } => exec(&scene, &program, task.as_deref(), seed, &out, &inspect),
+        Command::Inspect {
+            image,
+            statement,
+            scene,
+            inspect,
+        } => inspect_image(&image, &statement, scene.as_deref(), &inspect),
         Command::Api => {
             print!("{}", cap_script::api::reference());
             Ok(0)
@@ -113,6 +220,12 @@ fn main() -> ExitCode {
             camera,
             out,
         } => render(&scene, seed, camera.as_deref(), &out),
+        Command::Dataset {
+            out,
+            seed,
+            images,
+            threads,
+        } => dataset(&out, seed, images, threads),
         Command::Bench { scene, reps } => bench::run(&scene, reps).map(|_| 0),
     };
     match result {
@@ -130,6 +243,98 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn read_png_rgb(path: &Path) -> Result<(Vec<u8>, usize, usize)> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| BadInput(format!("{}: cannot open: {e}", path.display())))?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| BadInput(format!("{}: not a PNG: {e}", path.display())))?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| BadInput(format!("{}: image too large", path.display())))?;
+    let mut buf = vec![0; size];
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let (w, h) = (info.width as usize, info.height as usize);
+    let rgb: Vec<u8> = match info.color_type {
+        png::ColorType::Rgb => buf[..w * h * 3].to_vec(),
+        png::ColorType::Rgba => buf[..w * h * 4]
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        png::ColorType::Grayscale => buf[..w * h].iter().flat_map(|&g| [g, g, g]).collect(),
+        png::ColorType::GrayscaleAlpha => buf[..w * h * 2]
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0]])
+            .collect(),
+        png::ColorType::Indexed => {
+            return Err(BadInput(format!("{}: indexed PNG not expanded", path.display())).into())
+        }
+    };
+    Ok((rgb, w, h))
+}
+
+fn inspect_image(
+    image: &Path,
+    statement: &str,
+    scene: Option<&Path>,
+    args: &InspectArgs,
+) -> Result<u8> {
+    let scene = scene.map(Scene::load).transpose()?;
+    let (rgb, w, h) = read_png_rgb(image)?;
+    let t = Instant::now();
+    let verdict = match args.inspector {
+        InspectorKind::Vision => {
+            let v = match &args.vision_model {
+                Some(p) => cap_vision::VisionInspector::from_file(p),
+                None => cap_vision::VisionInspector::embedded(),
+            }
+            .map_err(|e| BadInput(format!("vision inspector: {e}")))?;
+            v.judge_image(&rgb, w, h, statement, scene.as_ref())
+        }
+        InspectorKind::Remote => {
+            let Some(i) = args.inspector()? else {
+                unreachable!("remote is an inspector")
+            };
+            let frame = cap_sim::prelude::Frame {
+                camera: "image".into(),
+                width: w as u32,
+                height: h as u32,
+                rgb,
+                depth_m: Vec::new(),
+                seg: Vec::new(),
+            };
+            i.inspect(
+                &cap_vision::Observation {
+                    world: None,
+                    frames: std::slice::from_ref(&frame),
+                },
+                statement,
+            )
+        }
+        other => {
+            return Err(BadInput(format!(
+                "`cap inspect` judges images: use --inspector vision or remote, not {other:?}"
+            ))
+            .into())
+        }
+    };
+    println!(
+        "{}: {} (confidence {:.2}) — {} [{}; {:.2} ms]",
+        statement,
+        verdict.answer.label(),
+        verdict.confidence,
+        verdict.detail.clone().unwrap_or_default(),
+        verdict.model,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    println!("{}", serde_json::to_string(&verdict)?);
+    Ok(0)
 }
 
 fn render(scene_path: &Path, seed: u64, camera: Option<&str>, out: &Path) -> Result<u8> {
@@ -153,6 +358,32 @@ fn render(scene_path: &Path, seed: u64, camera: Option<&str>, out: &Path) -> Res
         println!("{}", paths.depth.display());
         println!("{}", paths.seg.display());
     }
+    Ok(0)
+}
+
+fn dataset(out: &Path, seed: u64, images: usize, threads: Option<usize>) -> Result<u8> {
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let pb = indicatif::ProgressBar::new(images as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} images, {per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_message("rendering");
+    let t = Instant::now();
+    let n = cap_vision::dataset::generate(out, seed, images, threads, &|done| {
+        pb.set_position(done as u64)
+    })
+    .with_context(|| format!("writing the dataset to {}", out.display()))?;
+    pb.finish_and_clear();
+    println!(
+        "{n} images in {:.1} s -> {}",
+        t.elapsed().as_secs_f64(),
+        out.display()
+    );
     Ok(0)
 }
 
@@ -239,6 +470,7 @@ fn exec(
     task: Option<&str>,
     seed: u64,
     out: &Path,
+    inspect: &InspectArgs,
 ) -> Result<u8> {
     let wall = Instant::now();
     let base = json!({
@@ -285,12 +517,22 @@ fn exec(
         Ok(w) => w,
         Err(e) => return invalid(out, base, &format!("{}: {e}", scene_path.display())),
     };
-    let episode = run_episode(
-        world,
-        &source,
-        task_spec.as_ref(),
-        &EpisodeOptions::default(),
-    );
+    // The inspector (and ONNX Runtime) is loaded only for programs that can use it.
+    let inspects = source.contains("checkpoint") || inspect.checkpoint_on_subgoal;
+    let monitor = if inspects {
+        match inspect.monitor(out) {
+            Ok(m) => m,
+            Err(e) => return invalid(out, base, &e.to_string()),
+        }
+    } else {
+        None
+    };
+    let opts = EpisodeOptions {
+        monitor,
+        checkpoint_on_subgoal: inspect.checkpoint_on_subgoal,
+        ..EpisodeOptions::default()
+    };
+    let episode = run_episode(world, &source, task_spec.as_ref(), &opts);
 
     let status = if !episode.static_errors.is_empty() {
         "invalid"
@@ -333,6 +575,29 @@ fn exec(
     report["sim_time_s"] = json!(episode.world.sim_time_s());
     report["steps"] = json!(episode.world.steps());
     report["calls"] = json!(calls);
+    report["inspector"] = json!(format!("{:?}", inspect.inspector).to_lowercase());
+    report["checkpoints"] = json!(episode
+        .trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            cap_core::trace::EventKind::Checkpoint {
+                statement,
+                automatic,
+                verdicts,
+                disagreement,
+                ..
+            } => Some(json!({
+                "statement": statement,
+                "automatic": automatic,
+                "line": e.line,
+                "subgoal": e.subgoal,
+                "answer": verdicts.first().map(|v| v.answer),
+                "confidence": verdicts.first().map(|v| v.confidence),
+                "disagreement": disagreement,
+            })),
+            _ => None,
+        })
+        .collect::<Vec<_>>());
     report["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
     let digest = write_outputs(out, &report, &episode.trace)?;
 

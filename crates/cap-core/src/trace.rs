@@ -60,6 +60,21 @@ pub enum EventKind {
         /// Why.
         failure: Failure,
     },
+    /// A checkpoint: a statement about the scene, the camera images taken, and what
+    /// each inspector answered.
+    Checkpoint {
+        /// The statement, as the program wrote it (or the subgoal text).
+        statement: String,
+        /// Whether a `subgoal(...)` boundary triggered it rather than `checkpoint(...)`.
+        automatic: bool,
+        /// Verdicts, the primary inspector's first.
+        verdicts: Vec<Verdict>,
+        /// Image files written for it (RGB, depth, segmentation per camera).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<String>,
+        /// Two inspectors gave opposite definite answers.
+        disagreement: bool,
+    },
     /// The episode ended; the success predicate was evaluated on the settled world.
     End {
         /// Whether the task's success predicate held (`null` without a task).
@@ -78,7 +93,55 @@ impl TraceEvent {
         match &self.event {
             EventKind::Call { failure, .. } | EventKind::End { failure, .. } => failure.as_ref(),
             EventKind::Abort { failure } => Some(failure),
-            EventKind::Start { .. } => None,
+            EventKind::Start { .. } | EventKind::Checkpoint { .. } => None,
         }
     }
+}
+
+/// An inspector's answer to a checkpoint statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// The statement is true of what the inspector saw.
+    Holds,
+    /// The statement is false.
+    DoesNotHold,
+    /// The inspector cannot decide (unknown words or objects, low confidence, error).
+    CannotTell,
+}
+
+impl Answer {
+    /// snake_case label, as in traces.
+    pub fn label(self) -> &'static str {
+        match self {
+            Answer::Holds => "holds",
+            Answer::DoesNotHold => "does_not_hold",
+            Answer::CannotTell => "cannot_tell",
+        }
+    }
+
+    /// The answer to the negated statement.
+    pub fn negate(self) -> Answer {
+        match self {
+            Answer::Holds => Answer::DoesNotHold,
+            Answer::DoesNotHold => Answer::Holds,
+            Answer::CannotTell => Answer::CannotTell,
+        }
+    }
+}
+
+/// One inspector's verdict on one statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Which inspector (`geometric`, `vision`, `remote`).
+    pub inspector: String,
+    /// The model or method behind it (file name and sha256 prefix, endpoint model id).
+    pub model: String,
+    /// The answer.
+    pub answer: Answer,
+    /// Confidence in the answer, 0..1 (the probability of the chosen answer).
+    pub confidence: f64,
+    /// The parsed form of the statement, or why it could not be judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }

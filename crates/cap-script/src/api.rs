@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::robot::RobotBackend;
-use cap_core::trace::{EventKind, TraceEvent};
+use cap_core::trace::{Answer, EventKind, TraceEvent};
 use cap_sim::prelude::*;
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext, Position};
 use serde_json::Value;
 
+use crate::monitor::{self, SharedMonitor};
 use crate::value::{array3, number, point, string, to_json};
 
 /// What group a function belongs to in the reference.
@@ -85,6 +86,14 @@ pub struct Session {
     pub subgoal: Option<String>,
     /// Whether calls are recorded (off for success predicates).
     pub record: bool,
+    /// The inspector behind `checkpoint(...)`, if one is configured.
+    pub monitor: Option<SharedMonitor>,
+    /// Check each subgoal's text when the next subgoal begins (and at the end).
+    pub checkpoint_on_subgoal: bool,
+    /// Checkpoints taken so far.
+    pub checkpoints: u32,
+    /// Source line of the call being handled.
+    pub line: Option<u32>,
 }
 
 impl Session {
@@ -95,6 +104,34 @@ impl Session {
             trace: Vec::new(),
             subgoal: None,
             record,
+            monitor: None,
+            checkpoint_on_subgoal: false,
+            checkpoints: 0,
+            line: None,
+        }
+    }
+
+    /// Take a checkpoint of `statement` (if a monitor is configured) and record it;
+    /// returns the primary inspector's answer.
+    pub fn checkpoint(&mut self, statement: &str, automatic: bool) -> Answer {
+        let Some(monitor) = self.monitor.clone() else {
+            return Answer::CannotTell;
+        };
+        let r = monitor.checkpoint(&self.world, statement, self.checkpoints);
+        self.checkpoints += 1;
+        let answer = r.verdicts.first().map_or(Answer::CannotTell, |v| v.answer);
+        if self.record {
+            self.push(self.line, monitor::event(statement, automatic, r));
+        }
+        answer
+    }
+
+    /// With `checkpoint_on_subgoal`, check that the current subgoal was achieved.
+    pub fn check_subgoal(&mut self) {
+        if self.checkpoint_on_subgoal {
+            if let Some(goal) = self.subgoal.clone() {
+                self.checkpoint(&goal, true);
+            }
         }
     }
 
@@ -175,7 +212,7 @@ pub static API: &[ApiFn] = &[
     ApiFn { name: "place_at", params: &[p("name", O), p("pos", P)], returns: "true", doc: "Put the held object down with its bottom centre at pos (z = 0 is the table top) and let go.", example: "place_at(\"red_block\", [0.4, -0.2, 0.0]);", category: Category::Motion, handler: h_place_at },
     // ---- monitoring ----
     ApiFn { name: "subgoal", params: &[p("text", T)], returns: "()", doc: "Declare the step the program is on; later events are attributed to it.", example: "subgoal(\"pick up the red block\");", category: Category::Monitor, handler: h_subgoal },
-    ApiFn { name: "checkpoint", params: &[p("statement", T)], returns: "()", doc: "State what should now be true of the scene; recorded for the inspector.", example: "checkpoint(\"the red block is on the blue plate\");", category: Category::Monitor, handler: h_checkpoint },
+    ApiFn { name: "checkpoint", params: &[p("statement", T)], returns: "string", doc: "State what should now be true of the scene; the inspector looks at the cameras and answers \"holds\", \"does_not_hold\" or \"cannot_tell\" (recorded in the trace).", example: "checkpoint(\"the red block is on the blue plate\");", category: Category::Monitor, handler: h_checkpoint },
     ApiFn { name: "say", params: &[p("text", T)], returns: "()", doc: "Record a message in the trace.", example: "say(\"all blocks stacked\");", category: Category::Monitor, handler: h_say },
 ];
 
@@ -234,6 +271,7 @@ pub fn register(engine: &mut Engine, session: &SharedSession, include: impl Fn(&
                 let args: Vec<Dynamic> = args.iter().map(|a| (**a).clone()).collect();
                 let line = ctx.call_position().line().map(|l| l as u32);
                 let mut session = lock(&s);
+                session.line = line;
                 let result = (f.handler)(&mut session, &args);
                 if session.record {
                     let (result_json, failure) = match &result {
@@ -445,12 +483,14 @@ fn text(f: &str, a: &[Dynamic]) -> Result<String, Failure> {
     Ok(t.chars().take(500).collect())
 }
 fn h_subgoal(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
-    s.subgoal = Some(text("subgoal", a)?);
+    let next = text("subgoal", a)?;
+    s.check_subgoal();
+    s.subgoal = Some(next);
     Ok(Dynamic::UNIT)
 }
-fn h_checkpoint(_: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
-    text("checkpoint", a)?;
-    Ok(Dynamic::UNIT)
+fn h_checkpoint(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let statement = text("checkpoint", a)?;
+    Ok(s.checkpoint(&statement, false).label().into())
 }
 fn h_say(_: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
     text("say", a)?;

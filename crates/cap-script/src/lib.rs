@@ -12,10 +12,12 @@
 
 pub mod api;
 pub mod check;
+pub mod monitor;
 pub mod run;
 pub mod sandbox;
 mod value;
 
 pub use check::{check_program, StaticError};
+pub use monitor::{CheckpointResult, Monitor, SharedMonitor};
 pub use run::{run_episode, Episode, EpisodeOptions};
 pub use sandbox::Limits;

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::api::{self, lock, Category, Session, SharedSession};
 use crate::check::{check_ast, check_program, StaticError};
+use crate::monitor::SharedMonitor;
 use crate::sandbox::{self, Limits, WALL_CLOCK_TOKEN};
 
 /// Native stack for the interpreter thread: deep (but bounded) recursion must hit the
@@ -23,10 +24,26 @@ const SETTLE_S: f64 = 0.5;
 const FELL_Z_M: f64 = -0.03;
 
 /// How to run an episode.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EpisodeOptions {
     /// Sandbox limits.
     pub limits: Limits,
+    /// The inspector behind `checkpoint(...)`; without one, checkpoints answer
+    /// `cannot_tell` and are not recorded.
+    pub monitor: Option<SharedMonitor>,
+    /// Check each subgoal's text as a statement when the next subgoal begins and when
+    /// the program ends.
+    pub checkpoint_on_subgoal: bool,
+}
+
+impl std::fmt::Debug for EpisodeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpisodeOptions")
+            .field("limits", &self.limits)
+            .field("monitor", &self.monitor.is_some())
+            .field("checkpoint_on_subgoal", &self.checkpoint_on_subgoal)
+            .finish()
+    }
 }
 
 /// Everything that happened in one episode.
@@ -78,7 +95,10 @@ pub fn run_episode(
     }
     let scene_name = world.scene().name.clone();
     let seed = world.seed();
-    let session: SharedSession = Arc::new(Mutex::new(Session::new(world, true)));
+    let mut fresh = Session::new(world, true);
+    fresh.monitor = opts.monitor.clone();
+    fresh.checkpoint_on_subgoal = opts.checkpoint_on_subgoal;
+    let session: SharedSession = Arc::new(Mutex::new(fresh));
     let mut engine = sandbox::engine(&opts.limits);
     api::register(&mut engine, &session, |_| true);
     {
@@ -137,16 +157,19 @@ pub fn run_episode(
         Err(shared) => {
             let mut s = lock(&shared);
             let w = s.world.fork();
-            Session {
-                world: w,
-                trace: std::mem::take(&mut s.trace),
-                subgoal: s.subgoal.clone(),
-                record: true,
-            }
+            let mut fresh = Session::new(w, true);
+            fresh.trace = std::mem::take(&mut s.trace);
+            fresh.subgoal = s.subgoal.clone();
+            fresh.monitor = s.monitor.clone();
+            fresh.checkpoint_on_subgoal = s.checkpoint_on_subgoal;
+            fresh.checkpoints = s.checkpoints;
+            fresh
         }
     };
     if ran {
         session.world.settle(SETTLE_S);
+        // The last subgoal is judged on the settled world.
+        session.check_subgoal();
     }
 
     let (success, outcome) = match (task, ran) {

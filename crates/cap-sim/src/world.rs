@@ -352,6 +352,44 @@ impl World {
             .collect()
     }
 
+    /// Put object `name` at `position` (its bounding-box centre) with `yaw_rad`, at
+    /// rest. A set-up tool for dataset generation and tests, not a robot action: the
+    /// script API does not expose it. Releases the object if it was held.
+    pub fn teleport(
+        &mut self,
+        name: &str,
+        position: cap_core::nalgebra::Point3<f64>,
+        yaw_rad: f64,
+    ) -> Result<(), Failure> {
+        let i = self.object_index(name).ok_or_else(|| {
+            Failure::with_object(
+                FailureKind::UnknownObject,
+                format!("no object `{name}`"),
+                name,
+            )
+        })?;
+        if !(position.coords.iter().all(|v| v.is_finite()) && yaw_rad.is_finite()) {
+            return Err(Failure::with_object(
+                FailureKind::InvalidArgument,
+                "teleport target must be finite",
+                name,
+            ));
+        }
+        if self.held.as_ref().is_some_and(|h| h.object == i) {
+            self.release();
+        }
+        let pose = Isometry3::from_parts(
+            Translation3::new(position.x, position.y, position.z),
+            yaw(yaw_rad),
+        );
+        if let Some(b) = self.bodies.get_mut(self.objects[i].body) {
+            b.set_position(to_pose(&pose), true);
+            b.set_linvel(Vector::ZERO, true);
+            b.set_angvel(Vector::ZERO, true);
+        }
+        Ok(())
+    }
+
     /// Advance the physics by one step of [`DT_S`], without moving the arm.
     pub fn step_physics(&mut self) {
         self.pipeline.0.step(

@@ -1,0 +1,375 @@
+//! cap's own vision-language inspector: a small CNN with a query-conditioned head,
+//! trained on cap's renders (see `models/README.md`), run through ONNX Runtime on the
+//! CPU. The model file and its card are embedded in the binary; `--vision-model`
+//! selects another.
+//!
+//! Statements outside the model's vocabulary (a relation, colour or kind it was not
+//! trained on, an unresolvable description) get "cannot tell", never a guess; so do
+//! answers whose confidence is below the threshold.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use cap_core::scene::Scene;
+use cap_core::trace::{Answer, Verdict};
+use cap_sim::prelude::Frame;
+use ort::session::Session;
+use ort::value::Tensor;
+use serde::Deserialize;
+
+use crate::dataset::downsample;
+use crate::geometric::resolve;
+use crate::statement::{parse, Desc, Statement, Thing};
+use crate::{runtime, Inspector, Observation};
+
+/// The model trained by `models/train_checkpoint_vlm.py`, embedded.
+pub const EMBEDDED_ONNX: &[u8] = include_bytes!("../../../models/checkpoint_vlm.onnx");
+/// Its card.
+pub const EMBEDDED_CARD: &str = include_str!("../../../models/checkpoint_vlm.json");
+/// Below this confidence the answer is "cannot tell".
+pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.75;
+
+/// The model card fields the inspector needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Card {
+    /// Model name.
+    pub name: String,
+    /// sha256 of the ONNX file.
+    pub sha256: String,
+    /// Input image side.
+    pub image_size: usize,
+    /// Relation vocabulary, in query order.
+    pub relations: Vec<String>,
+    /// Colour vocabulary.
+    pub colors: Vec<String>,
+    /// Kind vocabulary (`block`, `bowl`, `plate`, `table`).
+    pub kinds: Vec<String>,
+}
+
+/// The model could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum VisionError {
+    /// ONNX Runtime is missing or unusable.
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    /// Reading the model or card failed.
+    #[error("reading {path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The card is malformed or does not match the model.
+    #[error("model card: {0}")]
+    Card(String),
+    /// ONNX Runtime refused the model.
+    #[error("loading the model: {0}")]
+    Session(String),
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The ONNX vision inspector.
+pub struct VisionInspector {
+    session: Mutex<Session>,
+    card: Card,
+    min_confidence: f64,
+}
+
+impl VisionInspector {
+    /// The embedded model.
+    pub fn embedded() -> Result<Self, VisionError> {
+        Self::from_bytes(EMBEDDED_ONNX, EMBEDDED_CARD)
+    }
+
+    /// A model file; its card is the `.json` with the same stem beside it.
+    pub fn from_file(onnx: &Path) -> Result<Self, VisionError> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| VisionError::Read {
+                path: p.display().to_string(),
+                message: e.to_string(),
+            })
+        };
+        let bytes = read(onnx)?;
+        let card_path = onnx.with_extension("json");
+        let card = String::from_utf8(read(&card_path)?).map_err(|e| VisionError::Read {
+            path: card_path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_bytes(&bytes, &card)
+    }
+
+    fn from_bytes(onnx: &[u8], card: &str) -> Result<Self, VisionError> {
+        let card: Card =
+            serde_json::from_str(card).map_err(|e| VisionError::Card(e.to_string()))?;
+        let sha = sha256_hex(onnx);
+        if sha != card.sha256 {
+            return Err(VisionError::Card(format!(
+                "the model's sha256 {sha} is not the card's {}",
+                card.sha256
+            )));
+        }
+        if card.image_size == 0 || card.image_size > 1024 {
+            return Err(VisionError::Card(format!("image_size {}", card.image_size)));
+        }
+        let (_, env) = runtime::init()?;
+        let session = Session::builder(env)
+            .map_err(|e| VisionError::Session(e.to_string()))?
+            .with_intra_threads(1)
+            .map_err(|e| VisionError::Session(e.to_string()))?
+            .with_inter_threads(1)
+            .map_err(|e| VisionError::Session(e.to_string()))?
+            .commit_from_memory(onnx)
+            .map_err(|e| VisionError::Session(e.to_string()))?;
+        Ok(Self {
+            session: Mutex::new(session),
+            card,
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+        })
+    }
+
+    /// Change the confidence below which answers become "cannot tell".
+    pub fn with_min_confidence(mut self, c: f64) -> Self {
+        self.min_confidence = c.clamp(0.5, 1.0);
+        self
+    }
+
+    /// The model card.
+    pub fn card(&self) -> &Card {
+        &self.card
+    }
+
+    fn desc_code(&self, d: &Desc, scene: Option<&Scene>) -> Result<(Option<usize>, usize), String> {
+        // Fill in what the description leaves out from the scene, when there is one.
+        let (color, kind) = match (d.thing, scene) {
+            (Some(Thing::Table), _) => (None, "table".to_owned()),
+            (_, Some(scene)) if d.color.is_none() || d.thing.is_none() => {
+                let o = &scene.objects[resolve(scene, d)?];
+                (Some(o.color.clone()), o.kind.noun().to_owned())
+            }
+            (Some(Thing::Object(k)), _) => (d.color.clone(), k.noun().to_owned()),
+            (None, _) => return Err(format!("`{}` names no kind of object", d.text())),
+        };
+        let Some(color) = color.or_else(|| (kind == "table").then(String::new)) else {
+            return Err(format!("the model needs a colour for `{}`", d.text()));
+        };
+        let ci = if kind == "table" {
+            None
+        } else {
+            Some(
+                self.card
+                    .colors
+                    .iter()
+                    .position(|c| *c == color)
+                    .ok_or_else(|| format!("the model was not trained on {color} objects"))?,
+            )
+        };
+        let ki = self
+            .card
+            .kinds
+            .iter()
+            .position(|k| *k == kind)
+            .ok_or_else(|| format!("the model was not trained on {kind}s"))?;
+        Ok((ci, ki))
+    }
+
+    /// The query vector for a statement.
+    pub fn encode(&self, st: &Statement, scene: Option<&Scene>) -> Result<Vec<f32>, String> {
+        let (r, c, k) = (
+            self.card.relations.len(),
+            self.card.colors.len(),
+            self.card.kinds.len(),
+        );
+        let mut q = vec![0.0f32; r + 2 * (c + k)];
+        let ri = self
+            .card
+            .relations
+            .iter()
+            .position(|x| x == st.relation.label())
+            .ok_or_else(|| {
+                format!(
+                    "the model does not know the relation `{}`",
+                    st.relation.label()
+                )
+            })?;
+        q[ri] = 1.0;
+        for (slot, d) in [&st.subject, &st.object].into_iter().enumerate() {
+            if let Some(d) = d {
+                let off = r + slot * (c + k);
+                let (ci, ki) = self.desc_code(d, scene)?;
+                if let Some(ci) = ci {
+                    q[off + ci] = 1.0;
+                }
+                q[off + c + ki] = 1.0;
+            }
+        }
+        Ok(q)
+    }
+
+    /// P(statement holds) for an RGB image of any size (resized to the model's input).
+    pub fn probability(
+        &self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        query: &[f32],
+    ) -> Result<f32, String> {
+        if width == 0 || height == 0 || rgb.len() != width * height * 3 {
+            return Err(format!("image data does not match {width}x{height} RGB"));
+        }
+        let s = self.card.image_size;
+        let small = if width == s && height == s {
+            rgb.to_vec()
+        } else {
+            resize_area(rgb, width, height, s)
+        };
+        // HWC u8 → CHW f32 in 0..1.
+        let mut chw = vec![0.0f32; 3 * s * s];
+        for (i, px) in small.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                chw[c * s * s + i] = f32::from(px[c]) / 255.0;
+            }
+        }
+        let image = Tensor::from_array(([1usize, 3, s, s], chw)).map_err(|e| e.to_string())?;
+        let q = Tensor::from_array(([1usize, query.len()], query.to_vec()))
+            .map_err(|e| e.to_string())?;
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let out = session
+            .run(ort::inputs!["image" => image, "query" => q])
+            .map_err(|e| e.to_string())?;
+        let (_, logits) = out["logit"]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| e.to_string())?;
+        let logit = *logits.first().ok_or("the model returned no logit")?;
+        if !logit.is_finite() {
+            return Err(format!("the model returned a non-finite logit ({logit})"));
+        }
+        Ok(1.0 / (1.0 + (-logit).exp()))
+    }
+
+    /// Judge `statement` on an RGB image, resolving descriptions in `scene` if given.
+    pub fn judge_image(
+        &self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        statement: &str,
+        scene: Option<&Scene>,
+    ) -> Verdict {
+        let verdict = |answer, confidence: f64, detail: String| Verdict {
+            inspector: "vision".into(),
+            model: self.model(),
+            answer,
+            confidence,
+            detail: Some(detail),
+        };
+        let st = match parse(statement) {
+            Ok(st) => st,
+            Err(e) => return verdict(Answer::CannotTell, 0.0, e.to_string()),
+        };
+        let q = match self.encode(&st, scene) {
+            Ok(q) => q,
+            Err(e) => return verdict(Answer::CannotTell, 0.0, format!("{}: {e}", st.canonical())),
+        };
+        match self.probability(rgb, width, height, &q) {
+            Err(e) => verdict(Answer::CannotTell, 0.0, format!("{}: {e}", st.canonical())),
+            Ok(p) => {
+                let p = f64::from(p);
+                let (answer, conf) = if p >= 0.5 {
+                    (Answer::Holds, p)
+                } else {
+                    (Answer::DoesNotHold, 1.0 - p)
+                };
+                let answer = if st.negated { answer.negate() } else { answer };
+                if conf < self.min_confidence {
+                    verdict(
+                        Answer::CannotTell,
+                        conf,
+                        format!(
+                            "{}: confidence {conf:.2} below {:.2}",
+                            st.canonical(),
+                            self.min_confidence
+                        ),
+                    )
+                } else {
+                    verdict(answer, conf, st.canonical())
+                }
+            }
+        }
+    }
+}
+
+/// Area-average resize of an RGB image to a `side`×`side` square.
+pub fn resize_area(rgb: &[u8], w: usize, h: usize, side: usize) -> Vec<u8> {
+    if w == h {
+        return downsample(rgb, w, h, side);
+    }
+    // Non-square: centre-crop to a square first.
+    let m = w.min(h);
+    let (x0, y0) = ((w - m) / 2, (h - m) / 2);
+    let mut sq = Vec::with_capacity(m * m * 3);
+    for y in y0..y0 + m {
+        sq.extend_from_slice(&rgb[(y * w + x0) * 3..(y * w + x0 + m) * 3]);
+    }
+    downsample(&sq, m, m, side)
+}
+
+impl Inspector for VisionInspector {
+    fn name(&self) -> &str {
+        "vision"
+    }
+
+    fn model(&self) -> String {
+        format!(
+            "{} (sha256 {})",
+            self.card.name,
+            &self.card.sha256[..12.min(self.card.sha256.len())]
+        )
+    }
+
+    fn inspect(&self, obs: &Observation<'_>, statement: &str) -> Verdict {
+        let scene = obs.world.map(|w| w.scene());
+        let rendered;
+        let frame: &Frame = match (obs.frames.first(), obs.world) {
+            (Some(f), _) => f,
+            (None, Some(w)) => match w.scene().cameras.first() {
+                Some(c) => {
+                    rendered = w.render(c);
+                    &rendered
+                }
+                None => {
+                    return Verdict {
+                        inspector: "vision".into(),
+                        model: self.model(),
+                        answer: Answer::CannotTell,
+                        confidence: 0.0,
+                        detail: Some("the scene has no camera".into()),
+                    }
+                }
+            },
+            (None, None) => {
+                return Verdict {
+                    inspector: "vision".into(),
+                    model: self.model(),
+                    answer: Answer::CannotTell,
+                    confidence: 0.0,
+                    detail: Some("no image to look at".into()),
+                }
+            }
+        };
+        self.judge_image(
+            &frame.rgb,
+            frame.width as usize,
+            frame.height as usize,
+            statement,
+            scene,
+        )
+    }
+}
