@@ -48,7 +48,10 @@ def load(dirname, meta_ref=None):
     kind = {k: i for i, k in enumerate(meta["kinds"])}
     R, C, K = len(rel), len(col), len(kind)
     qdim = R + 2 * (C + K)
-    idx, qs, labels, rels = [], [], [], []
+    m = meta["mask_size"]
+    masks = np.fromfile(os.path.join(dirname, "masks.u8"), dtype=np.uint8).reshape(meta["images"], m, m)
+    objects = [json.loads(l) for l in open(os.path.join(dirname, "objects.jsonl"))]
+    idx, qs, labels, rels, slots = [], [], [], [], []
     for line in open(os.path.join(dirname, "samples.jsonl")):
         s_ = json.loads(line)
         q = np.zeros(qdim, dtype=np.float32)
@@ -60,11 +63,20 @@ def load(dirname, meta_ref=None):
             if d[0]:
                 q[off + col[d[0]]] = 1
             q[off + C + kind[d[1]]] = 1
+        objs = objects[s_["image"]]
+        slot = []
+        for d in (s_["subject"], s_["object"]):
+            k = -1
+            if d is not None and d[1] != "table":
+                k = next((i for i, o in enumerate(objs) if o[0] == d[0] and o[1] == d[1]), -1)
+            slot.append(k)
+        slots.append(slot)
         idx.append(s_["image"])
         qs.append(q)
         labels.append(1.0 if s_["label"] else 0.0)
         rels.append(rel[s_["relation"]])
-    return meta, images, np.array(idx), np.stack(qs), np.array(labels, np.float32), np.array(rels)
+    return (meta, images, np.array(idx), np.stack(qs), np.array(labels, np.float32), np.array(rels),
+            masks, np.array(slots, dtype=np.int64))
 
 
 class FiLMConv(nn.Module):
@@ -80,34 +92,79 @@ class FiLMConv(nn.Module):
 
 
 class Net(nn.Module):
-    """Query-independent encoder to 28x28, query-conditioned (FiLM) head."""
+    """Grounding, then relating.
 
-    def __init__(self, qdim, size):
+    A query-independent encoder gives a 28x28 feature map. Each object description
+    (colour + kind one-hots) is embedded and matched against every cell: a "where is
+    it" map for the subject and one for the object. A small relation head, FiLM-
+    conditioned on the whole query, reads both maps, a few query-independent feature
+    channels (the gripper, the table) and the image coordinates; explicit map
+    statistics (mass, centroid, peak) go to the last layer, so visibility, left/right
+    and near are easy to read off. Inputs are RGB in 0..1; the model centres them.
+    """
+
+    def __init__(self, qdim, size, nrel, ncol, nkind):
         super().__init__()
+        self.nrel, self.nd = nrel, ncol + nkind
         self.enc = nn.Sequential(
-            nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(3, 24, 3, stride=2, padding=1), nn.BatchNorm2d(24), nn.ReLU(),
+            nn.Conv2d(24, 48, 3, stride=2, padding=1), nn.BatchNorm2d(48), nn.ReLU(),
+            nn.Conv2d(48, 48, 3, stride=1, padding=1), nn.BatchNorm2d(48), nn.ReLU(),
         )
-        self.q = nn.Sequential(nn.Linear(qdim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU())
-        self.h1 = FiLMConv(64 + 2, 64, 64, 2)
-        self.h2 = FiLMConv(64, 64, 64, 1)
-        self.out = nn.Sequential(nn.Linear(128 + 64, 64), nn.ReLU(), nn.Linear(64, 1))
+        self.desc = nn.Sequential(nn.Linear(self.nd, 48), nn.ReLU(), nn.Linear(48, 48))
+        self.key = nn.Conv2d(48, 48, 1)
+        self.stuff = nn.Sequential(nn.Conv2d(48, 8, 1), nn.BatchNorm2d(8), nn.ReLU())
+        self.map_bias = nn.Parameter(torch.tensor(-2.0))
+        self.q = nn.Sequential(nn.Linear(qdim, 48), nn.ReLU(), nn.Linear(48, 48), nn.ReLU())
+        self.h1 = FiLMConv(2 + 8 + 2, 32, 48, 2)
+        self.h2 = FiLMConv(32, 32, 48, 1)
+        self.out = nn.Sequential(nn.Linear(64 + 48 + 10, 64), nn.ReLU(), nn.Linear(64, 1))
         r = size // 4
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, r), torch.linspace(-1, 1, r), indexing="ij")
         self.register_buffer("coords", torch.stack([xs, ys])[None])
 
     def encode(self, image):
-        return self.enc(image)
+        f = self.enc((image - 0.5) * 4.0)
+        return torch.cat([self.key(f), self.stuff(f)], dim=1)
+
+    def where_logits(self, keys, d):
+        e = self.desc(d)
+        return (keys * e[:, :, None, None]).sum(1, keepdim=True) / 7.0 + self.map_bias
+
+    def where(self, keys, d):
+        present = (d.sum(1) > 0).float()[:, None, None, None]
+        return torch.sigmoid(self.where_logits(keys, d)) * present
+
+    def stats(self, m):
+        mass = m.sum(dim=(2, 3)) + 1e-3
+        cx = (m * self.coords[:, :1]).sum(dim=(2, 3)) / mass
+        cy = (m * self.coords[:, 1:]).sum(dim=(2, 3)) / mass
+        return mass.log(), cx, cy
 
     def head(self, feat, query):
         e = self.q(query)
-        x = torch.cat([feat, self.coords.expand(feat.shape[0], -1, -1, -1)], dim=1)
+        subj = query[:, self.nrel:self.nrel + self.nd]
+        obj = query[:, self.nrel + self.nd:]
+        keys, stuff = feat[:, :48], feat[:, 48:]
+        ms, mo = self.where(keys, subj), self.where(keys, obj)
+        n = feat.shape[0]
+        x = torch.cat([ms, mo, stuff, self.coords.expand(n, -1, -1, -1)], dim=1)
         x = self.h2(self.h1(x, e), e)
         pooled = torch.cat([x.amax(dim=(2, 3)), x.mean(dim=(2, 3))], dim=1)
-        return self.out(torch.cat([pooled, e], dim=1)).squeeze(1)
+        a, ax, ay = self.stats(ms)
+        b, bx, by = self.stats(mo)
+        geo = torch.cat([a, ax, ay, b, bx, by, ax - bx, ay - by,
+                         (ax - bx).abs() + (ay - by).abs(), ms.amax(dim=(2, 3))], dim=1)
+        return self.out(torch.cat([pooled, e, geo], dim=1)).squeeze(1)
 
     def forward(self, image, query):
         return self.head(self.encode(image), query)
+
+    def grounding_logits(self, feat, query):
+        keys = feat[:, :48]
+        subj = query[:, self.nrel:self.nrel + self.nd]
+        obj = query[:, self.nrel + self.nd:]
+        return self.where_logits(keys, subj), self.where_logits(keys, obj)
 
 
 def to_tensor(images):
@@ -139,24 +196,30 @@ def main():
     ap.add_argument("--test", required=True)
     ap.add_argument("--out", default="models")
     ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--per-image", type=int, default=8, help="statements per image per step")
-    ap.add_argument("--batch-images", type=int, default=48)
+    ap.add_argument("--limit-images", type=int, default=0, help="train on the first N images only (smoke runs)")
+    ap.add_argument("--per-image", type=int, default=16, help="statements per image per step")
+    ap.add_argument("--batch-images", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--aux", type=float, default=1.0, help="weight of the grounding loss")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
     torch.set_num_threads(a.threads)
 
-    meta, images, idx, qs, labels, rels = load(a.train)
-    tmeta, timages, tidx, tqs, tlabels, trels = load(a.test, meta)
+    meta, images, idx, qs, labels, rels, masks, slots = load(a.train)
+    tmeta, timages, tidx, tqs, tlabels, trels, _, _ = load(a.test, meta)
     nrel = len(meta["relations"])
+    if a.limit_images:
+        keep = idx < a.limit_images
+        idx, qs, labels, rels, slots = idx[keep], qs[keep], labels[keep], rels[keep], slots[keep]
+        meta = dict(meta, images=a.limit_images)
     print(f"train: {meta['images']} images, {len(labels)} statements; "
           f"test: {tmeta['images']} images, {len(tlabels)} statements")
     by_image = [[] for _ in range(meta["images"])]
     for i, im in enumerate(idx):
         by_image[im].append(i)
-    net = Net(qs.shape[1], meta["image_size"])
+    net = Net(qs.shape[1], meta["image_size"], nrel, len(meta["colors"]), len(meta["kinds"]))
     print("parameters:", sum(p.numel() for p in net.parameters()))
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     steps_per_epoch = math.ceil(meta["images"] / a.batch_images)
@@ -179,8 +242,20 @@ def main():
                 sel.extend(pick)
             rows = torch.tensor(rows)
             sel = np.array(sel)
-            logit = net.head(feat[rows], torch.from_numpy(qs[sel]))
+            q = torch.from_numpy(qs[sel])
+            logit = net.head(feat[rows], q)
             loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(labels[sel]))
+            # Grounding supervision from the simulator's segmentation (training only):
+            # the subject/object maps should light up exactly where that object is.
+            gs, go = net.grounding_logits(feat[rows], q)
+            img_masks = torch.from_numpy(masks[ims][rows.numpy()].astype(np.int64))
+            for g, k in ((gs, slots[sel, 0]), (go, slots[sel, 1])):
+                k = torch.from_numpy(k)
+                ok = k >= 0
+                if ok.any():
+                    target = ((img_masks[ok] >> k[ok][:, None, None]) & 1).float()
+                    loss = loss + a.aux * F.binary_cross_entropy_with_logits(
+                        g[ok][:, 0], target, pos_weight=torch.tensor(30.0))
             opt.zero_grad()
             loss.backward()
             opt.step()

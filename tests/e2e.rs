@@ -668,3 +668,179 @@ fn cap_inspect_judges_a_png() {
     let o = cap(&["inspect", "README.md", "the red block is visible"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+// ---------------------------------------------------------------------------------------
+// cap run: the repair loop through real HTTP
+// ---------------------------------------------------------------------------------------
+
+/// A scripted OpenAI-compatible server: answers `replies` in order, records requests.
+fn llm_server(replies: Vec<String>) -> (String, std::thread::JoinHandle<Vec<Value>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", server.server_addr().to_ip().unwrap());
+    let h = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for content in replies {
+            let Ok(Some(mut req)) = server.recv_timeout(std::time::Duration::from_secs(60)) else {
+                break;
+            };
+            let mut text = String::new();
+            req.as_reader().read_to_string(&mut text).unwrap();
+            seen.push(serde_json::from_str::<Value>(&text).unwrap());
+            let body = serde_json::json!({"choices": [{"message": {"content": content}}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 20}});
+            req.respond(tiny_http::Response::from_string(body.to_string()))
+                .unwrap();
+        }
+        seen
+    });
+    (url, h)
+}
+
+const WRONG: &str = "```rhai\nsubgoal(\"pick up the green block\");\npick(\"green_block\");\ncheckpoint(\"the green block is in the gripper\");\nsubgoal(\"put the green block on the blue plate\");\nplace_on(\"green_block\", \"blue_plate\");\ncheckpoint(\"the red block is on the blue plate\");\n```";
+const RIGHT: &str = "Here it is:\n```rhai\nsubgoal(\"pick up the red block\");\npick(\"red_block\");\nsubgoal(\"put the red block on the blue plate\");\nplace_on(\"red_block\", \"blue_plate\");\ncheckpoint(\"the red block is on the blue plate\");\n```";
+
+fn run_args<'a>(url: &'a str, cache: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "scenes/tabletop.toml",
+        "put the red block on the blue plate",
+        "--seeds",
+        "2",
+        "--max-attempts",
+        "3",
+        "--base-url",
+        url,
+        "--model",
+        "scripted",
+        "--cache",
+        cache,
+        "--inspector",
+        "geometric",
+        "--out",
+        out,
+    ]
+}
+
+#[test]
+fn run_repairs_a_faulty_program_through_http_and_replays_offline() {
+    let (url, server) = llm_server(vec![WRONG.into(), RIGHT.into()]);
+    let out = tmp("run");
+    let cache = tmp("run-cache");
+    let o = cap(&run_args(
+        &url,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    // The repair request carries the failing program, the attribution and what was seen.
+    let repair = seen[1]["messages"][1]["content"].as_str().unwrap();
+    assert!(repair.contains("pick(\"green_block\")"), "{repair}");
+    assert!(repair.contains("class: wrong_target"), "{repair}");
+    assert!(repair.contains("line: 2"), "{repair}");
+    assert!(
+        repair.contains("subgoal: pick up the green block"),
+        "{repair}"
+    );
+    assert!(
+        repair.contains("judged \"the red block is on the blue plate\" false"),
+        "{repair}"
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["success"], true);
+    assert_eq!(r["task"], "red_on_blue");
+    let attempts = r["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    let first = &attempts[0]["candidates"][0];
+    assert_eq!(first["success_rate"], 0.0);
+    assert_eq!(first["failure_report"]["main"]["class"], "wrong_target");
+    assert_eq!(first["failure_report"]["frequency"], 1.0);
+    assert_eq!(attempts[1]["candidates"][0]["success_rate"], 1.0);
+    assert_eq!(attempts[0]["tokens_in"], 100);
+    let final_program = std::fs::read_to_string(out.join("final.rhai")).unwrap();
+    assert!(final_program.starts_with("subgoal(\"pick up the red block\");"));
+
+    // Replay: no server at all, the same attempts from the cache.
+    let out2 = tmp("run-replay");
+    let mut args = run_args(
+        "http://127.0.0.1:9/v1",
+        cache.to_str().unwrap(),
+        out2.to_str().unwrap(),
+    );
+    args.push("--replay-only");
+    let o = cap(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r2: Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        r2["attempts"][0]["candidates"],
+        r["attempts"][0]["candidates"]
+    );
+    assert_eq!(
+        r2["attempts"][1]["candidates"],
+        r["attempts"][1]["candidates"]
+    );
+    assert_eq!(r2["attempts"][0]["cached_replies"], 1);
+}
+
+#[test]
+fn run_stops_at_the_budget_on_garbage_and_reports_a_dead_endpoint() {
+    let (url, server) = llm_server(vec!["I'm sorry, I can't do that.".into(); 2]);
+    let out = tmp("run-garbage");
+    let cache = tmp("run-garbage-cache");
+    let o = cap(&run_args(
+        &url,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    // Attempt 3 asks exactly what attempt 2 asked (same program, same errors), so the
+    // cache answers it: two requests reach the server for three attempts.
+    assert_eq!(server.join().unwrap().len(), 2);
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["success"], false);
+    assert_eq!(r["attempts"].as_array().unwrap().len(), 3);
+    for a in r["attempts"].as_array().unwrap() {
+        assert!(!a["candidates"][0]["static_errors"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+    assert!(r["stopped"].as_str().unwrap().contains("within 3 attempts"));
+
+    // Nothing listens: the report is still written and says why.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}/v1");
+    let out = tmp("run-dead");
+    let cache = tmp("run-dead-cache");
+    let o = cap(&run_args(
+        &dead,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(
+        r["stopped"].as_str().unwrap().contains("cannot reach"),
+        "{}",
+        r["stopped"]
+    );
+    assert!(r["attempts"][0]["llm_error"]
+        .as_str()
+        .unwrap()
+        .contains(&port.to_string()));
+}

@@ -42,6 +42,8 @@ pub const RELATIONS: [Relation; 8] = [
 ];
 /// Side of the square images stored (the renders are 224×224, averaged 2×2).
 pub const IMAGE_SIZE: usize = 112;
+/// Side of the grounding masks (the model's feature grid).
+pub const MASK_SIZE: usize = 28;
 /// Images whose full frames are written as preview PNGs.
 const PREVIEWS: usize = 8;
 /// Statements kept per image (at most).
@@ -342,6 +344,12 @@ pub fn downsample(rgb: &[u8], w: usize, h: usize, out_side: usize) -> Vec<u8> {
 pub struct Generated {
     /// RGB, [`IMAGE_SIZE`]², row-major.
     pub image: Vec<u8>,
+    /// Where each object is, for training the model's grounding: a
+    /// [`MASK_SIZE`]² grid whose byte has bit `k` set when object `k` (scene order)
+    /// shows in that cell.
+    pub masks: Vec<u8>,
+    /// Each object's (colour, kind), scene order.
+    pub objects: Vec<(String, String)>,
     /// The full-resolution frame (for previews).
     pub frame: Option<Frame>,
     /// Labelled statements.
@@ -401,8 +409,28 @@ pub fn generate_one(seed: u64, index: u64) -> Result<Generated, String> {
             frame.height as usize,
             IMAGE_SIZE,
         );
+        let cell = (frame.width as usize / MASK_SIZE).max(1);
+        let mut masks = vec![0u8; MASK_SIZE * MASK_SIZE];
+        for (i, &id) in frame.seg.iter().enumerate() {
+            let (x, y) = (
+                i % frame.width as usize / cell,
+                i / frame.width as usize / cell,
+            );
+            let k = id.wrapping_sub(cap_sim::render::SEG_OBJECT0);
+            if id >= cap_sim::render::SEG_OBJECT0 && k < 8 && x < MASK_SIZE && y < MASK_SIZE {
+                masks[y * MASK_SIZE + x] |= 1 << k;
+            }
+        }
+        let objects = w
+            .scene()
+            .objects
+            .iter()
+            .map(|o| (o.color.clone(), o.kind.noun().to_owned()))
+            .collect();
         return Ok(Generated {
             image,
+            masks,
+            objects,
             frame: Some(frame),
             samples: chosen,
         });
@@ -451,9 +479,14 @@ pub fn generate(
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut images = std::io::BufWriter::new(std::fs::File::create(dir.join("images.u8"))?);
     let mut samples = std::io::BufWriter::new(std::fs::File::create(dir.join("samples.jsonl"))?);
+    let mut masks = std::io::BufWriter::new(std::fs::File::create(dir.join("masks.u8"))?);
+    let mut objects = std::io::BufWriter::new(std::fs::File::create(dir.join("objects.jsonl"))?);
     let mut n = 0;
     for g in results.into_iter().flatten() {
         images.write_all(&g.image)?;
+        masks.write_all(&g.masks)?;
+        serde_json::to_writer(&mut objects, &g.objects)?;
+        objects.write_all(b"\n")?;
         if let Some(frame) = &g.frame {
             frame
                 .write_pngs(&dir.join("preview"), &format!("{n:03}"))
@@ -474,10 +507,13 @@ pub fn generate(
         n += 1;
     }
     images.flush()?;
+    masks.flush()?;
+    objects.flush()?;
     samples.flush()?;
     let meta = serde_json::json!({
         "images": n,
         "image_size": IMAGE_SIZE,
+        "mask_size": MASK_SIZE,
         "seed": seed,
         "relations": RELATIONS.iter().map(|r| r.label()).collect::<Vec<_>>(),
         "colors": COLORS,

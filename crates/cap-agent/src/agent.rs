@@ -1,0 +1,597 @@
+//! The repair loop.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cap_core::failure::FailureKind;
+use cap_core::scene::{Scene, TaskSpec};
+use cap_core::trace::{Answer, EventKind};
+use cap_llm::{ChatRequest, Message, Provider};
+use cap_script::{run_episode, EpisodeOptions, StaticError};
+use cap_sim::prelude::*;
+use serde::Serialize;
+
+use crate::attribution::{attribute, report, Attribution, FailureReport};
+use crate::prompt::{extract_program, fill, numbered, scene_facts, Prompts};
+
+/// How to run the loop.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Seeds each candidate runs on.
+    pub seeds: Vec<u64>,
+    /// Attempts (generation + repairs).
+    pub max_attempts: u32,
+    /// Accept once the success rate over seeds reaches this (RoboTwin: 0.5).
+    pub threshold: f64,
+    /// Candidates sampled per attempt (best-of-N).
+    pub samples: u32,
+    /// Sampling temperature (0 for one sample; raised for best-of-N).
+    pub temperature: f64,
+    /// Most tokens per reply.
+    pub max_tokens: u32,
+    /// How deep undefined helpers are generated recursively.
+    pub helper_depth: u32,
+    /// Worker threads for seeds.
+    pub threads: usize,
+    /// Episode options (sandbox limits, checkpoint monitor).
+    pub episode: EpisodeOptions,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            seeds: vec![0],
+            max_attempts: 5,
+            threshold: 0.5,
+            samples: 1,
+            temperature: 0.0,
+            max_tokens: 1024,
+            helper_depth: 2,
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            episode: EpisodeOptions::default(),
+        }
+    }
+}
+
+/// One seed's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Whether the task succeeded.
+    pub success: bool,
+    /// Why not.
+    pub failure: Option<Attribution>,
+    /// Checkpoints: statement and the primary answer.
+    pub checkpoints: Vec<(String, Answer)>,
+    /// Simulated seconds.
+    pub sim_time_s: f64,
+}
+
+/// One candidate program.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    /// Sample index within the attempt.
+    pub sample: u32,
+    /// The program as run (helpers spliced in).
+    pub program: String,
+    /// Helper functions generated for it.
+    pub helpers: Vec<String>,
+    /// Static errors (then nothing ran).
+    pub static_errors: Vec<String>,
+    /// Per-seed outcomes.
+    pub seeds: Vec<SeedOutcome>,
+    /// Successes / seeds.
+    pub success_rate: f64,
+    /// The structured failure report.
+    pub failure_report: Option<FailureReport>,
+}
+
+/// One attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptReport {
+    /// 1-based.
+    pub attempt: u32,
+    /// `generate` or `repair`.
+    pub kind: &'static str,
+    /// Candidates (one without best-of-N).
+    pub candidates: Vec<Candidate>,
+    /// Index of the best candidate.
+    pub best: Option<usize>,
+    /// Prompt tokens this attempt.
+    pub tokens_in: u64,
+    /// Completion tokens.
+    pub tokens_out: u64,
+    /// Model latency, seconds.
+    pub llm_latency_s: f64,
+    /// Replies served from the cache.
+    pub cached_replies: u32,
+    /// The provider failed during this attempt.
+    pub llm_error: Option<String>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The instruction.
+    pub instruction: String,
+    /// The task whose predicate decides success, if any.
+    pub task: Option<String>,
+    /// The provider.
+    pub provider: String,
+    /// Attempts.
+    pub attempts: Vec<AttemptReport>,
+    /// Whether a program reached the threshold.
+    pub success: bool,
+    /// Best success rate reached.
+    pub best_success_rate: f64,
+    /// The best program (highest success rate; earliest on ties).
+    pub final_program: Option<String>,
+    /// Why the loop stopped.
+    pub stopped: String,
+}
+
+/// Something that happened, for progress display.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// Asking the model.
+    Asking {
+        /// Attempt.
+        attempt: u32,
+        /// What for.
+        what: String,
+    },
+    /// An attempt finished.
+    Attempt {
+        /// Attempt.
+        attempt: u32,
+        /// Best success rate in it.
+        success_rate: f64,
+        /// One line on what went wrong.
+        summary: String,
+    },
+}
+
+/// One seed's outcome and its attribution.
+type SeedResult = (SeedOutcome, Option<Attribution>);
+
+/// The loop for one instruction on one scene.
+pub struct Agent<'a> {
+    provider: &'a dyn Provider,
+    prompts: Prompts,
+    scene: Arc<Scene>,
+    task: Option<TaskSpec>,
+    instruction: String,
+    api: String,
+}
+
+fn first_unknown_helper(errors: &[StaticError]) -> Option<(String, u32)> {
+    errors.iter().find_map(|e| {
+        let m = &e.failure.message;
+        (e.failure.kind == FailureKind::UnknownFunction && !m.contains("did you mean"))
+            .then(|| m.split('`').nth(1).map(|n| (n.to_owned(), e.line)))
+            .flatten()
+    })
+}
+
+impl<'a> Agent<'a> {
+    /// An agent for `instruction` on `scene`; `task` (if any) decides success.
+    pub fn new(
+        provider: &'a dyn Provider,
+        prompts: Prompts,
+        scene: Arc<Scene>,
+        task: Option<TaskSpec>,
+        instruction: String,
+    ) -> Self {
+        Self {
+            provider,
+            prompts,
+            scene,
+            task,
+            instruction,
+            api: cap_script::api::reference(),
+        }
+    }
+
+    fn facts(&self) -> String {
+        World::new(Arc::clone(&self.scene), 0).map_or_else(
+            |e| format!("(scene could not be built: {e})"),
+            |w| scene_facts(&w),
+        )
+    }
+
+    fn ask(
+        &self,
+        user: String,
+        sample: u32,
+        cfg: &RunConfig,
+        acc: &mut AttemptReport,
+    ) -> Result<String, String> {
+        let req = ChatRequest {
+            messages: vec![
+                Message::system(fill(&self.prompts.system, &[("api", &self.api)])),
+                Message::user(user),
+            ],
+            temperature: if cfg.samples > 1 {
+                cfg.temperature.max(0.7)
+            } else {
+                cfg.temperature
+            },
+            max_tokens: cfg.max_tokens,
+            sample,
+        };
+        let t = Instant::now();
+        let r = self.provider.chat(&req).map_err(|e| e.to_string());
+        acc.llm_latency_s += t.elapsed().as_secs_f64();
+        let r = r?;
+        acc.tokens_in += r.tokens_in;
+        acc.tokens_out += r.tokens_out;
+        acc.cached_replies += u32::from(r.cached);
+        Ok(r.content)
+    }
+
+    /// Splice in definitions of undefined helpers, asking the model for each.
+    fn with_helpers(
+        &self,
+        mut program: String,
+        sample: u32,
+        cfg: &RunConfig,
+        acc: &mut AttemptReport,
+        helpers: &mut Vec<String>,
+    ) -> Result<(String, Vec<StaticError>), String> {
+        let engine = cap_script::sandbox::engine(&cfg.episode.limits);
+        for _ in 0..=cfg.helper_depth * 4 {
+            let errors = match cap_script::check_program(&engine, &program, &self.scene) {
+                Ok(_) => return Ok((program, Vec::new())),
+                Err(e) => e,
+            };
+            let Some((name, line)) = first_unknown_helper(&errors) else {
+                return Ok((program, errors));
+            };
+            if helpers.len() as u32 >= cfg.helper_depth * 4 || helpers.iter().any(|h| h == &name) {
+                return Ok((program, errors));
+            }
+            let call_site = program
+                .lines()
+                .nth(line.saturating_sub(1) as usize)
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            let user = fill(
+                &self.prompts.helper,
+                &[
+                    ("function", &name),
+                    ("call_site", &call_site),
+                    ("scene", &self.facts()),
+                ],
+            );
+            let reply = self.ask(user, sample, cfg, acc)?;
+            let def = extract_program(&reply);
+            helpers.push(name);
+            program = format!("{def}\n\n{program}");
+        }
+        let errors = cap_script::check_program(&engine, &program, &self.scene)
+            .err()
+            .unwrap_or_default();
+        Ok((program, errors))
+    }
+
+    fn evaluate(&self, program: &str, cfg: &RunConfig) -> Vec<(SeedOutcome, Option<Attribution>)> {
+        let seeds = &cfg.seeds;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let out: std::sync::Mutex<Vec<Option<SeedResult>>> =
+            std::sync::Mutex::new(vec![None; seeds.len()]);
+        std::thread::scope(|s| {
+            for _ in 0..cfg.threads.clamp(1, seeds.len().max(1)) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(i) else { break };
+                    let r = self.run_seed(program, seed, cfg);
+                    if let Ok(mut o) = out.lock() {
+                        o[i] = Some(r);
+                    }
+                });
+            }
+        });
+        out.into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    fn run_seed(
+        &self,
+        program: &str,
+        seed: u64,
+        cfg: &RunConfig,
+    ) -> (SeedOutcome, Option<Attribution>) {
+        let world = match World::new(Arc::clone(&self.scene), seed) {
+            Ok(w) => w,
+            Err(e) => {
+                let o = SeedOutcome {
+                    seed,
+                    success: false,
+                    failure: None,
+                    checkpoints: Vec::new(),
+                    sim_time_s: 0.0,
+                };
+                let a = Attribution {
+                    class: crate::FailureClass::Runtime,
+                    kind: FailureKind::ScriptError,
+                    subgoal: None,
+                    line: None,
+                    object: None,
+                    evidence: vec![format!("the world could not be built: {e}")],
+                    first_failed_checkpoint: None,
+                };
+                return (o, Some(a));
+            }
+        };
+        let ep = run_episode(world, program, self.task.as_ref(), &cfg.episode);
+        let checkpoints: Vec<(String, Answer)> = ep
+            .trace
+            .iter()
+            .filter_map(|e| match &e.event {
+                EventKind::Checkpoint {
+                    statement,
+                    verdicts,
+                    ..
+                } => Some((
+                    statement.clone(),
+                    verdicts.first().map_or(Answer::CannotTell, |v| v.answer),
+                )),
+                _ => None,
+            })
+            .collect();
+        // Without a task: success = ran to the end and no checkpoint was judged false.
+        let success = match self.task {
+            Some(_) => ep.success == Some(true),
+            None => {
+                ep.abort.is_none()
+                    && ep.static_errors.is_empty()
+                    && !checkpoints.iter().any(|c| c.1 == Answer::DoesNotHold)
+            }
+        };
+        let mut failure = if success {
+            None
+        } else {
+            attribute(&ep, self.task.as_ref().map(|t| t.success.as_str()))
+        };
+        if !success && failure.is_none() {
+            // No task and a checkpoint judged false: attribute to it.
+            failure = Some(Attribution {
+                class: crate::FailureClass::WrongTarget,
+                kind: FailureKind::CheckpointFailed,
+                subgoal: None,
+                line: None,
+                object: None,
+                evidence: vec!["a checkpoint was judged false".into()],
+                first_failed_checkpoint: None,
+            });
+            if let Some(f) = failure.as_mut() {
+                if let Some(c) = ep.trace.iter().find(|e| matches!(&e.event, EventKind::Checkpoint { verdicts, .. } if verdicts.first().is_some_and(|v| v.answer == Answer::DoesNotHold))) {
+                    f.line = c.line;
+                    f.subgoal = c.subgoal.clone();
+                    if let EventKind::Checkpoint { statement, .. } = &c.event {
+                        f.evidence = vec![format!("checkpoint \"{statement}\" was judged false")];
+                    }
+                }
+            }
+        }
+        let o = SeedOutcome {
+            seed,
+            success,
+            failure: failure.clone(),
+            checkpoints,
+            sim_time_s: ep.world.sim_time_s(),
+        };
+        (o, failure)
+    }
+
+    fn candidate(
+        &self,
+        user: &str,
+        sample: u32,
+        cfg: &RunConfig,
+        acc: &mut AttemptReport,
+    ) -> Result<Candidate, String> {
+        let reply = self.ask(user.to_owned(), sample, cfg, acc)?;
+        let mut helpers = Vec::new();
+        let (program, errors) =
+            self.with_helpers(extract_program(&reply), sample, cfg, acc, &mut helpers)?;
+        if !errors.is_empty() {
+            return Ok(Candidate {
+                sample,
+                program,
+                helpers,
+                static_errors: errors.iter().map(ToString::to_string).collect(),
+                seeds: Vec::new(),
+                success_rate: 0.0,
+                failure_report: None,
+            });
+        }
+        let results = self.evaluate(&program, cfg);
+        let per_seed: Vec<(u64, Option<Attribution>)> =
+            results.iter().map(|(o, a)| (o.seed, a.clone())).collect();
+        let ok = results.iter().filter(|(o, _)| o.success).count();
+        Ok(Candidate {
+            sample,
+            program,
+            helpers,
+            static_errors: Vec::new(),
+            success_rate: ok as f64 / results.len().max(1) as f64,
+            seeds: results.into_iter().map(|(o, _)| o).collect(),
+            failure_report: report(&per_seed),
+        })
+    }
+
+    fn repair_prompt(&self, c: &Candidate, cfg: &RunConfig) -> String {
+        let (failure, visual) = if !c.static_errors.is_empty() {
+            (
+                format!(
+                    "The program was rejected before running:\n{}",
+                    c.static_errors
+                        .iter()
+                        .map(|e| format!("- {e}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                "(nothing ran)".to_owned(),
+            )
+        } else if let Some(r) = &c.failure_report {
+            let a = &r.main;
+            let mut s = format!(
+                "- class: {}\n- failed on {:.0}% of the runs (by class: {})\n- subgoal: {}\n- line: {}\n",
+                a.class.label(),
+                r.frequency * 100.0,
+                r.classes.iter().map(|(k, v)| format!("{k} x{}", v.len())).collect::<Vec<_>>().join(", "),
+                a.subgoal.as_deref().unwrap_or("(none)"),
+                a.line.map_or("(unknown)".into(), |l| l.to_string()),
+            );
+            for e in &a.evidence {
+                s.push_str(&format!("- {e}\n"));
+            }
+            let v = a.first_failed_checkpoint.as_ref().map_or_else(
+                || "No checkpoint was judged false.".to_owned(),
+                |c| format!("The inspector ({}) judged \"{}\" false with confidence {:.2} (line {}); images: {}", c.inspector, c.statement, c.confidence, c.line.map_or("?".into(), |l| l.to_string()), c.images.join(", ")),
+            );
+            (s, v)
+        } else {
+            (
+                format!(
+                    "It succeeded on only {:.0}% of the runs.",
+                    c.success_rate * 100.0
+                ),
+                String::new(),
+            )
+        };
+        fill(
+            &self.prompts.repair,
+            &[
+                ("instruction", &self.instruction),
+                ("program", &numbered(&c.program)),
+                ("seeds", &cfg.seeds.len().to_string()),
+                ("failure_report", &failure),
+                ("visual_feedback", &visual),
+                ("scene", &self.facts()),
+            ],
+        )
+    }
+
+    /// Run the loop. Never fails: a dead provider ends it with a report that says so.
+    pub fn run(&self, cfg: &RunConfig, progress: &dyn Fn(Progress)) -> RunReport {
+        let mut report = RunReport {
+            instruction: self.instruction.clone(),
+            task: self.task.as_ref().map(|t| t.name.clone()),
+            provider: self.provider.id(),
+            attempts: Vec::new(),
+            success: false,
+            best_success_rate: 0.0,
+            final_program: None,
+            stopped: String::new(),
+        };
+        let first = fill(
+            &self.prompts.task,
+            &[
+                ("examples", &self.prompts.examples),
+                ("scene", &self.facts()),
+                ("instruction", &self.instruction),
+            ],
+        );
+        let mut prompt = first;
+        let mut best: Option<Candidate> = None;
+        for attempt in 1..=cfg.max_attempts.max(1) {
+            let kind = if attempt == 1 { "generate" } else { "repair" };
+            let mut acc = AttemptReport {
+                attempt,
+                kind,
+                candidates: Vec::new(),
+                best: None,
+                tokens_in: 0,
+                tokens_out: 0,
+                llm_latency_s: 0.0,
+                cached_replies: 0,
+                llm_error: None,
+            };
+            progress(Progress::Asking {
+                attempt,
+                what: format!("{kind}, {} sample(s)", cfg.samples.max(1)),
+            });
+            for sample in 0..cfg.samples.max(1) {
+                match self.candidate(&prompt, sample, cfg, &mut acc) {
+                    Ok(c) => acc.candidates.push(c),
+                    Err(e) => {
+                        acc.llm_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            let best_here = acc
+                .candidates
+                .iter()
+                .enumerate()
+                .max_by(|a, b| {
+                    a.1.success_rate
+                        .total_cmp(&b.1.success_rate)
+                        .then(b.0.cmp(&a.0))
+                })
+                .map(|(i, _)| i);
+            acc.best = best_here;
+            let chosen = best_here.map(|i| acc.candidates[i].clone());
+            let llm_error = acc.llm_error.clone();
+            report.attempts.push(acc);
+            if let Some(c) = &chosen {
+                let summary = if !c.static_errors.is_empty() {
+                    format!("static: {}", c.static_errors[0])
+                } else if let Some(r) = &c.failure_report {
+                    format!(
+                        "{} at line {} ({:.0}% of runs)",
+                        r.main.class.label(),
+                        r.main.line.map_or("?".into(), |l| l.to_string()),
+                        r.frequency * 100.0
+                    )
+                } else {
+                    "all runs succeeded".into()
+                };
+                progress(Progress::Attempt {
+                    attempt,
+                    success_rate: c.success_rate,
+                    summary,
+                });
+                if best
+                    .as_ref()
+                    .is_none_or(|b| c.success_rate > b.success_rate)
+                {
+                    best = Some(c.clone());
+                }
+                if c.static_errors.is_empty() && c.success_rate >= cfg.threshold {
+                    report.stopped = format!(
+                        "success rate {:.0}% reached the threshold {:.0}% on attempt {attempt}",
+                        c.success_rate * 100.0,
+                        cfg.threshold * 100.0
+                    );
+                    report.success = true;
+                    break;
+                }
+                prompt = self.repair_prompt(c, cfg);
+            }
+            if let Some(e) = llm_error {
+                report.stopped = format!("the language model failed on attempt {attempt}: {e}");
+                break;
+            }
+        }
+        if report.stopped.is_empty() {
+            report.stopped = format!(
+                "no program reached {:.0}% within {} attempts",
+                cfg.threshold * 100.0,
+                cfg.max_attempts
+            );
+        }
+        if let Some(b) = best {
+            report.best_success_rate = b.success_rate;
+            report.final_program = Some(b.program);
+        }
+        report
+    }
+}

@@ -1,0 +1,14 @@
+//! `cap-agent`: the HyCodePolicy loop.
+//!
+//! Attempt = generate (with hierarchical generation of undefined helpers) → static
+//! check (errors go straight back to the model) → run on the seeds in parallel →
+//! success predicate → attribution (trace + first failed checkpoint) → repair prompt.
+//! The best program is kept; every attempt is reported.
+
+pub mod agent;
+pub mod attribution;
+pub mod prompt;
+
+pub use agent::{Agent, AttemptReport, RunConfig, RunReport};
+pub use attribution::{attribute, Attribution, FailureClass, FailureReport};
+pub use prompt::Prompts;

@@ -1,0 +1,165 @@
+//! Prompt templates (`prompts/`): embedded defaults, a directory of the user's own,
+//! and the scene facts and reports that fill them.
+
+use std::path::Path;
+
+use cap_sim::prelude::*;
+
+/// The templates.
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    /// System message; `{{api}}`.
+    pub system: String,
+    /// Few-shot examples.
+    pub examples: String,
+    /// First request; `{{examples}}`, `{{scene}}`, `{{instruction}}`.
+    pub task: String,
+    /// Repair request.
+    pub repair: String,
+    /// Helper definition request.
+    pub helper: String,
+}
+
+impl Default for Prompts {
+    fn default() -> Self {
+        Self {
+            system: include_str!("../../../prompts/system.md").into(),
+            examples: include_str!("../../../prompts/examples.md").into(),
+            task: include_str!("../../../prompts/task.md").into(),
+            repair: include_str!("../../../prompts/repair.md").into(),
+            helper: include_str!("../../../prompts/helper.md").into(),
+        }
+    }
+}
+
+impl Prompts {
+    /// Read `system.md`, `examples.md`, `task.md`, `repair.md`, `helper.md` from `dir`;
+    /// a missing file keeps the embedded default.
+    pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
+        if !dir.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        let mut p = Self::default();
+        for (name, slot) in [
+            ("system.md", &mut p.system),
+            ("examples.md", &mut p.examples),
+            ("task.md", &mut p.task),
+            ("repair.md", &mut p.repair),
+            ("helper.md", &mut p.helper),
+        ] {
+            let path = dir.join(name);
+            if path.is_file() {
+                *slot = std::fs::read_to_string(&path)?;
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// Replace `{{key}}` placeholders.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (k, v) in values {
+        out = out.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    out
+}
+
+/// The scene facts a model is shown: every object with kind, colour, size, position and
+/// functional points.
+pub fn scene_facts(world: &World) -> String {
+    let mut s =
+        String::from("Objects (name: kind, colour, size [x, y, z] m, centre [x, y, z] m):\n");
+    for o in world.object_states() {
+        let spec = world.scene().object(&o.name);
+        let (kind, color) = spec.map_or(("?", "?".to_owned()), |sp| {
+            (sp.kind.noun(), sp.color.clone())
+        });
+        let p = o.position();
+        let top = world.point(&o.name, Which::Top).unwrap_or(p);
+        s.push_str(&format!(
+            "- {}: {kind}, {color}, [{:.3}, {:.3}, {:.3}], at [{:.3}, {:.3}, {:.3}], top at z = {:.3}\n",
+            o.name, o.size_m.x, o.size_m.y, o.size_m.z, p.x, p.y, p.z, top.z
+        ));
+    }
+    let r = &world.scene().robot;
+    s.push_str(&format!(
+        "Reachable workspace: x {:.2}..{:.2}, y {:.2}..{:.2}, z {:.2}..{:.2}\n",
+        r.workspace_min_m.x,
+        r.workspace_max_m.x,
+        r.workspace_min_m.y,
+        r.workspace_max_m.y,
+        r.workspace_min_m.z,
+        r.workspace_max_m.z
+    ));
+    s
+}
+
+/// A program with line numbers, as repair prompts show it.
+pub fn numbered(program: &str) -> String {
+    program
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:>3} | {l}", i + 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The program in a model's reply: the first ```rhai (or plain ```) block, else the
+/// whole reply.
+pub fn extract_program(reply: &str) -> String {
+    let mut blocks = Vec::new();
+    let mut rest = reply;
+    while let Some(start) = rest.find("```") {
+        let after = &rest[start + 3..];
+        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
+        let lang = after[..body_start].trim();
+        let body = &after[body_start..];
+        let Some(end) = body.find("```") else {
+            blocks.push((lang.to_owned(), body.to_owned()));
+            break;
+        };
+        blocks.push((lang.to_owned(), body[..end].to_owned()));
+        rest = &body[end + 3..];
+    }
+    blocks
+        .iter()
+        .find(|(l, _)| l == "rhai" || l == "rust")
+        .or_else(|| blocks.first())
+        .map_or_else(|| reply.trim().to_owned(), |(_, b)| b.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_come_out_of_fences() {
+        assert_eq!(
+            extract_program("Sure:\n```rhai\npick(\"a\");\n```\nDone."),
+            "pick(\"a\");"
+        );
+        assert_eq!(extract_program("```\nhome();\n```"), "home();");
+        assert_eq!(
+            extract_program("```python\nx\n```\n```rhai\nhome();\n```"),
+            "home();"
+        );
+        assert_eq!(extract_program("home();"), "home();");
+        assert_eq!(
+            extract_program("```rhai\nhome();"),
+            "home();",
+            "unterminated fence"
+        );
+    }
+
+    #[test]
+    fn placeholders_fill() {
+        assert_eq!(
+            fill("a {{x}} b {{y}} {{x}}", &[("x", "1"), ("y", "2")]),
+            "a 1 b 2 1"
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! `cap run`: the HyCodePolicy loop from the command line.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use cap_agent::agent::Progress;
+use cap_agent::{Agent, Prompts, RunConfig};
+use cap_core::scene::Scene;
+use cap_llm::{CachedProvider, OpenAiConfig, OpenAiProvider, Provider};
+use serde_json::json;
+
+use crate::InspectArgs;
+
+/// Bad input (exit 2).
+#[derive(Debug)]
+pub struct Bad(pub String);
+impl std::fmt::Display for Bad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Bad {}
+
+/// `cap run`'s arguments.
+pub struct Args {
+    pub scene: PathBuf,
+    pub instruction: Option<String>,
+    pub task: Option<String>,
+    pub max_attempts: u32,
+    pub seeds: u64,
+    pub threshold: f64,
+    pub samples: u32,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub cache: Option<PathBuf>,
+    pub replay_only: bool,
+    pub prompts: Option<PathBuf>,
+    pub timeout_s: u64,
+    pub out: PathBuf,
+    pub monitor: Option<InspectArgs>,
+}
+
+fn norm(s: &str) -> String {
+    s.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn run(a: &Args) -> Result<u8> {
+    let scene = Arc::new(Scene::load(&a.scene)?);
+    let task = match (&a.task, &a.instruction) {
+        (Some(name), _) => Some(scene.task(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = scene.tasks.iter().map(|t| t.name.as_str()).collect();
+            Bad(format!(
+                "{}: no task `{name}`; tasks: {}",
+                a.scene.display(),
+                known.join(", ")
+            ))
+        })?),
+        (None, Some(i)) => scene
+            .tasks
+            .iter()
+            .find(|t| norm(&t.instruction) == norm(i))
+            .cloned(),
+        (None, None) => return Err(Bad("give an instruction or --task".into()).into()),
+    };
+    let instruction = a
+        .instruction
+        .clone()
+        .or_else(|| task.as_ref().map(|t| t.instruction.clone()))
+        .unwrap_or_default();
+    if !(0.0..=1.0).contains(&a.threshold) {
+        return Err(Bad(format!("--threshold {} is outside [0, 1]", a.threshold)).into());
+    }
+    if a.seeds == 0 || a.seeds > 10_000 {
+        return Err(Bad(format!("--seeds {} must be in 1..=10000", a.seeds)).into());
+    }
+    let prompts = match &a.prompts {
+        Some(d) => {
+            Prompts::from_dir(d).map_err(|e| Bad(format!("--prompts {}: {e}", d.display())))?
+        }
+        None => Prompts::default(),
+    };
+
+    let inner: Option<Box<dyn Provider>> = match (&a.base_url, &a.model) {
+        (Some(url), Some(model)) => {
+            let mut c = OpenAiConfig::new(url, model);
+            c.timeout = Duration::from_secs(a.timeout_s.max(1));
+            Some(Box::new(OpenAiProvider::new(c)?))
+        }
+        (_, Some(_)) if a.replay_only => None,
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(Bad("--base-url and --model go together (or CAP_LLM_URL and CAP_LLM_MODEL)".into()).into())
+        }
+        (None, None) => {
+            return Err(Bad(
+                "no language model configured: pass --base-url URL --model M for an OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server), or --model M --replay-only with a filled cache".into(),
+            )
+            .into())
+        }
+    };
+    // The cache key names the model, not the endpoint: the same model behind another
+    // URL (or none, when replaying) answers from the same cache.
+    let id = format!("model {}", a.model.clone().unwrap_or_default());
+    let cache_dir = a
+        .cache
+        .clone()
+        .unwrap_or_else(|| cap_vision::runtime::data_dir().join("llm-cache"));
+    let provider = CachedProvider::new(inner, id, cache_dir.clone(), a.replay_only);
+
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let monitor = match &a.monitor {
+        Some(m) => m.monitor(&a.out).map_err(|e| Bad(e.to_string()))?,
+        None => None,
+    };
+    let cfg = RunConfig {
+        seeds: (0..a.seeds).collect(),
+        max_attempts: a.max_attempts.max(1),
+        threshold: a.threshold,
+        samples: a.samples.max(1),
+        episode: cap_script::EpisodeOptions {
+            monitor,
+            ..Default::default()
+        },
+        ..RunConfig::default()
+    };
+    let agent = Agent::new(
+        &provider,
+        prompts,
+        Arc::clone(&scene),
+        task.clone(),
+        instruction.clone(),
+    );
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.enable_steady_tick(Duration::from_millis(120));
+    let wall = Instant::now();
+    let report = agent.run(&cfg, &|p| match p {
+        Progress::Asking { attempt, what } => {
+            pb.set_message(format!("attempt {attempt}: asking the model ({what})"))
+        }
+        Progress::Attempt {
+            attempt,
+            success_rate,
+            summary,
+        } => {
+            pb.println(format!(
+                "attempt {attempt}: {:.0}% of {} seeds — {summary}",
+                success_rate * 100.0,
+                a.seeds
+            ));
+        }
+    });
+    pb.finish_and_clear();
+
+    // Written whatever happened.
+    let attempts_dir = a.out.join("attempts");
+    std::fs::create_dir_all(&attempts_dir)?;
+    for at in &report.attempts {
+        for c in &at.candidates {
+            std::fs::write(
+                attempts_dir.join(format!("{:02}-{}.rhai", at.attempt, c.sample)),
+                &c.program,
+            )?;
+        }
+    }
+    if let Some(p) = &report.final_program {
+        std::fs::write(a.out.join("final.rhai"), p)?;
+    }
+    let mut full = serde_json::to_value(&report)?;
+    full["scene_path"] = json!(a.scene.display().to_string());
+    full["seeds"] = json!(a.seeds);
+    full["threshold"] = json!(a.threshold);
+    full["cache"] = json!(cache_dir.display().to_string());
+    full["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
+    full["tokens_in"] = json!(report.attempts.iter().map(|x| x.tokens_in).sum::<u64>());
+    full["tokens_out"] = json!(report.attempts.iter().map(|x| x.tokens_out).sum::<u64>());
+    std::fs::write(a.out.join("report.json"), serde_json::to_vec_pretty(&full)?)?;
+
+    println!(
+        "{}: {} after {} attempt(s); best success rate {:.0}% over {} seed(s); {}",
+        task.as_ref()
+            .map_or(instruction.as_str(), |t| t.name.as_str()),
+        if report.success { "success" } else { "failed" },
+        report.attempts.len(),
+        report.best_success_rate * 100.0,
+        a.seeds,
+        report.stopped
+    );
+    if let Some(p) = &report.final_program {
+        println!(
+            "final program ({}):\n{p}",
+            a.out.join("final.rhai").display()
+        );
+    }
+    if report.success {
+        Ok(0)
+    } else {
+        eprintln!("cap: {}", report.stopped);
+        Ok(1)
+    }
+}

@@ -1,0 +1,149 @@
+//! `cap-llm`: language-model providers behind one interface.
+//!
+//! * [`openai`] — OpenAI-compatible chat completions over HTTP (OpenAI, vLLM, Ollama,
+//!   llama.cpp server), on tokio + reqwest, with timeouts and retries on 429/5xx.
+//! * [`cache`] — a response cache keyed by the sha256 of the full request: a second
+//!   run of the same task replays bit-identically, offline; `replay_only` fails fast
+//!   on a miss.
+//!
+//! The interface is synchronous ([`Provider::chat`]): callers are episode loops, and
+//! the HTTP provider drives its own small tokio runtime.
+
+pub mod cache;
+pub mod openai;
+
+use serde::{Deserialize, Serialize};
+
+pub use cache::CachedProvider;
+pub use openai::{OpenAiConfig, OpenAiProvider};
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Message {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(text: impl Into<String>) -> Self {
+        Self {
+            role: "system".into(),
+            content: text.into(),
+        }
+    }
+    /// A user message.
+    pub fn user(text: impl Into<String>) -> Self {
+        Self {
+            role: "user".into(),
+            content: text.into(),
+        }
+    }
+    /// An assistant message.
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Self {
+            role: "assistant".into(),
+            content: text.into(),
+        }
+    }
+}
+
+/// A chat request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The conversation.
+    pub messages: Vec<Message>,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Most tokens to generate.
+    pub max_tokens: u32,
+    /// Sample index (for best-of-N: different samples of the same prompt are cached
+    /// apart).
+    pub sample: u32,
+}
+
+/// A chat response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// The assistant's text.
+    pub content: String,
+    /// Prompt tokens (as the provider reported them, else estimated).
+    pub tokens_in: u64,
+    /// Completion tokens.
+    pub tokens_out: u64,
+    /// The model that answered.
+    pub model: String,
+    /// Whether it came from the cache.
+    #[serde(default)]
+    pub cached: bool,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    /// Nothing answered at the endpoint (connection refused, DNS, timeout).
+    #[error("cannot reach {url}: {message}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The key was refused.
+    #[error("{url}: HTTP {status}: the API key was refused (set CAP_LLM_API_KEY or --api-key)")]
+    Auth {
+        /// The URL.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// Another HTTP error, after retries where they apply.
+    #[error("{url}: HTTP {status}: {body}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// Status code.
+        status: u16,
+        /// Start of the body.
+        body: String,
+    },
+    /// The reply is not the chat-completions shape.
+    #[error("{url}: unusable reply: {message}")]
+    BadResponse {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// `--replay-only` and the request is not in the cache.
+    #[error("replay-only: request {key} is not in the cache {dir}")]
+    CacheMiss {
+        /// Request hash.
+        key: String,
+        /// Cache directory.
+        dir: String,
+    },
+    /// Reading or writing the cache failed.
+    #[error("cache {path}: {message}")]
+    Cache {
+        /// File.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Something that answers chat requests.
+pub trait Provider: Send + Sync {
+    /// A stable description of the provider and model (part of the cache key).
+    fn id(&self) -> String;
+    /// Answer `req`.
+    fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError>;
+}
+
+/// A rough token count for providers that report none: ~4 characters a token.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
