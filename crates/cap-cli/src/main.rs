@@ -60,51 +60,7 @@ enum Command {
     /// Print the script API reference (the text a model is shown).
     Api,
     /// Ask a language model for a program, run it, explain failures, repair, repeat.
-    Run {
-        /// The scene (TOML).
-        scene: PathBuf,
-        /// The instruction (default: the task's instruction).
-        instruction: Option<String>,
-        /// Task whose success predicate decides success (default: the scene task whose
-        /// instruction matches; without one, success = no failure and no false checkpoint).
-        #[arg(long)]
-        task: Option<String>,
-        /// Attempts (first generation + repairs).
-        #[arg(long, default_value_t = 5)]
-        max_attempts: u32,
-        /// Number of seeds each program runs on (0..N).
-        #[arg(long, default_value_t = 1)]
-        seeds: u64,
-        /// Accept a program once its success rate over the seeds reaches this.
-        #[arg(long, default_value_t = 0.5)]
-        threshold: f64,
-        /// Candidates sampled per attempt (best-of-N, each run on its own worlds).
-        #[arg(long, default_value_t = 1)]
-        samples: u32,
-        /// OpenAI-compatible base URL, up to /v1.
-        #[arg(long, env = "CAP_LLM_URL")]
-        base_url: Option<String>,
-        /// Model id.
-        #[arg(long, env = "CAP_LLM_MODEL")]
-        model: Option<String>,
-        /// Response cache directory (default: the data directory's llm-cache).
-        #[arg(long)]
-        cache: Option<PathBuf>,
-        /// Answer only from the cache; fail fast on a miss.
-        #[arg(long)]
-        replay_only: bool,
-        /// Prompt templates directory (default: the embedded prompts/).
-        #[arg(long)]
-        prompts: Option<PathBuf>,
-        /// HTTP timeout per request, seconds.
-        #[arg(long, default_value_t = 120)]
-        timeout_s: u64,
-        /// Output directory (report.json, final.rhai, attempts/).
-        #[arg(long, default_value = "runs/run")]
-        out: PathBuf,
-        #[command(flatten)]
-        inspect: InspectArgs,
-    },
+    Run(run::Args),
     /// Judge one statement on one image with the vision model (or a remote one).
     Inspect {
         /// An RGB or RGBA PNG (a checkpoint frame, a camera image).
@@ -170,8 +126,9 @@ enum InspectorKind {
     None,
 }
 
+/// How checkpoints are inspected (shared by exec, run and inspect).
 #[derive(clap::Args, Clone, Debug)]
-pub(crate) struct InspectArgs {
+pub struct InspectArgs {
     /// Inspector for checkpoint(...) statements.
     #[arg(long, value_enum, default_value_t = InspectorKind::Vision)]
     inspector: InspectorKind,
@@ -251,44 +208,7 @@ fn main() -> ExitCode {
             out,
             inspect,
         } => exec(&scene, &program, task.as_deref(), seed, &out, &inspect),
-        Command::Run {
-            scene,
-            instruction,
-            task,
-            max_attempts,
-            seeds,
-            threshold,
-            samples,
-            base_url,
-            model,
-            cache,
-            replay_only,
-            prompts,
-            timeout_s,
-            out,
-            inspect,
-        } => run::run(&run::Args {
-            scene,
-            instruction,
-            task,
-            max_attempts,
-            seeds,
-            threshold,
-            samples,
-            base_url,
-            model,
-            cache,
-            replay_only,
-            prompts,
-            timeout_s,
-            out,
-            monitor: if matches!(inspect.inspector, InspectorKind::None) {
-                None
-            } else {
-                Some(inspect.clone())
-            },
-        })
-        .map_err(|e| match e.downcast::<run::Bad>() {
+        Command::Run(args) => run::run(&args).map_err(|e| match e.downcast::<run::Bad>() {
             Ok(b) => BadInput(b.0).into(),
             Err(e) => e,
         }),

@@ -24,22 +24,51 @@ impl std::fmt::Display for Bad {
 impl std::error::Error for Bad {}
 
 /// `cap run`'s arguments.
+#[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The scene (TOML).
     pub scene: PathBuf,
+    /// The instruction (default: the task's instruction).
     pub instruction: Option<String>,
+    /// Task whose success predicate decides success (default: the scene task whose
+    /// instruction matches; without one, success = no failure and no false checkpoint).
+    #[arg(long)]
     pub task: Option<String>,
+    /// Attempts (first generation + repairs).
+    #[arg(long, default_value_t = 5)]
     pub max_attempts: u32,
+    /// Number of seeds each program runs on (0..N).
+    #[arg(long, default_value_t = 1)]
     pub seeds: u64,
+    /// Accept a program once its success rate over the seeds reaches this.
+    #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
+    /// Candidates sampled per attempt (best-of-N, each run on its own worlds).
+    #[arg(long, default_value_t = 1)]
     pub samples: u32,
+    /// OpenAI-compatible base URL, up to /v1.
+    #[arg(long, env = "CAP_LLM_URL")]
     pub base_url: Option<String>,
+    /// Model id.
+    #[arg(long, env = "CAP_LLM_MODEL")]
     pub model: Option<String>,
+    /// Response cache directory (default: the data directory's llm-cache).
+    #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Answer only from the cache; fail fast on a miss.
+    #[arg(long)]
     pub replay_only: bool,
+    /// Prompt templates directory (default: the embedded prompts/).
+    #[arg(long)]
     pub prompts: Option<PathBuf>,
+    /// HTTP timeout per request, seconds.
+    #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
+    /// Output directory (report.json, final.rhai, attempts/).
+    #[arg(long, default_value = "runs/run")]
     pub out: PathBuf,
-    pub monitor: Option<InspectArgs>,
+    #[command(flatten)]
+    pub inspect: InspectArgs,
 }
 
 fn norm(s: &str) -> String {
@@ -113,10 +142,7 @@ pub fn run(a: &Args) -> Result<u8> {
     let provider = CachedProvider::new(inner, id, cache_dir.clone(), a.replay_only);
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let monitor = match &a.monitor {
-        Some(m) => m.monitor(&a.out).map_err(|e| Bad(e.to_string()))?,
-        None => None,
-    };
+    let monitor = a.inspect.monitor(&a.out).map_err(|e| Bad(e.to_string()))?;
     let cfg = RunConfig {
         seeds: (0..a.seeds).collect(),
         max_attempts: a.max_attempts.max(1),
