@@ -913,3 +913,111 @@ fn run_best_of_n_keeps_the_better_sample() {
     assert_eq!(r["attempts"][0]["best"], 1);
     assert_eq!(r["attempts"][0]["candidates"][1]["success_rate"], 1.0);
 }
+
+// ---------------------------------------------------------------------------------------
+// cap eval
+// ---------------------------------------------------------------------------------------
+
+fn result_keys(dir: &Path) -> Vec<(String, u64)> {
+    let mut k: Vec<(String, u64)> = std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["task"].as_str().unwrap().to_owned(),
+                v["seed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn eval_appends_resumes_shards_and_merges() {
+    let suite = "tests/suites/small.toml";
+    let full = tmp("eval-full");
+    let o = cap(&["eval", suite, "--out", full.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let keys = result_keys(&full);
+    assert_eq!(keys.len(), 8);
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(full.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["episodes"], 8);
+    assert_eq!(s["successes"], 8);
+    assert!(s["ci95"][0].as_f64().unwrap() > 0.6 && s["ci95"][1] == 1.0);
+    assert!(std::fs::read_to_string(full.join("summary.md"))
+        .unwrap()
+        .contains("| tabletop | red_on_blue | 4 | 100% |"));
+
+    // Interrupted after three episodes: --resume runs only the rest.
+    let part = tmp("eval-part");
+    std::fs::create_dir_all(&part).unwrap();
+    let lines: Vec<String> = std::fs::read_to_string(full.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(str::to_owned)
+        .collect();
+    std::fs::write(part.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+    let o = cap(&["eval", suite, "--out", part.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "refuses to overwrite without --resume"
+    );
+    let o = cap(&["eval", suite, "--out", part.to_str().unwrap(), "--resume"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(result_keys(&part), keys, "no episode lost or repeated");
+
+    // Two shards are disjoint and together make the whole.
+    let (a, b, m) = (tmp("eval-s0"), tmp("eval-s1"), tmp("eval-merged"));
+    assert!(cap(&[
+        "eval",
+        suite,
+        "--out",
+        a.to_str().unwrap(),
+        "--shard",
+        "0/2"
+    ])
+    .status
+    .success());
+    assert!(cap(&[
+        "eval",
+        suite,
+        "--out",
+        b.to_str().unwrap(),
+        "--shard",
+        "1/2"
+    ])
+    .status
+    .success());
+    let (ka, kb) = (result_keys(&a), result_keys(&b));
+    assert_eq!(ka.len() + kb.len(), 8);
+    assert!(ka.iter().all(|k| !kb.contains(k)));
+    assert!(cap(&[
+        "eval",
+        "merge",
+        "--out",
+        m.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap()
+    ])
+    .status
+    .success());
+    assert_eq!(result_keys(&m), keys);
+    assert_eq!(
+        cap(&[
+            "eval",
+            suite,
+            "--out",
+            tmp("eval-bad").to_str().unwrap(),
+            "--shard",
+            "2/2"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}

@@ -5,6 +5,7 @@
 //! a one-line reason on stderr.
 
 mod bench;
+mod eval;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +62,14 @@ enum Command {
     Api,
     /// Ask a language model for a program, run it, explain failures, repair, repeat.
     Run(run::Args),
+    /// Evaluate a suite (tasks x seeds x policy source); `cap eval merge` joins shards.
+    #[command(args_conflicts_with_subcommands = true)]
+    Eval {
+        #[command(subcommand)]
+        action: Option<EvalAction>,
+        #[command(flatten)]
+        args: eval::Args,
+    },
     /// Judge one statement on one image with the vision model (or a remote one).
     Inspect {
         /// An RGB or RGBA PNG (a checkpoint frame, a camera image).
@@ -110,6 +119,20 @@ enum Command {
         /// Repetitions per measurement.
         #[arg(long, default_value_t = 10)]
         reps: usize,
+    },
+}
+
+/// `cap eval` subcommands.
+#[derive(Subcommand)]
+enum EvalAction {
+    /// Join the results of shards (`--shard I/N` runs) and summarise them.
+    Merge {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// The shards' output directories.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
     },
 }
 
@@ -208,6 +231,14 @@ fn main() -> ExitCode {
             out,
             inspect,
         } => exec(&scene, &program, task.as_deref(), seed, &out, &inspect),
+        Command::Eval { action, args } => match action {
+            Some(EvalAction::Merge { out, shards }) => eval::merge(&out, &shards),
+            None => eval::run(&args),
+        }
+        .map_err(|e| match e.downcast::<run::Bad>() {
+            Ok(b) => BadInput(b.0).into(),
+            Err(e) => e,
+        }),
         Command::Run(args) => run::run(&args).map_err(|e| match e.downcast::<run::Bad>() {
             Ok(b) => BadInput(b.0).into(),
             Err(e) => e,

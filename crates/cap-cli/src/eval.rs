@@ -1,0 +1,494 @@
+//! `cap eval`: tasks × seeds × a policy source, in parallel, with results appended as
+//! they finish (so an interrupted eval loses nothing and `--resume` continues it),
+//! deterministic shards for external schedulers, and a summary in JSON and Markdown.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use cap_agent::{attribute, Agent, Prompts, RunConfig};
+use cap_core::scene::Scene;
+use cap_llm::{CachedProvider, OpenAiConfig, OpenAiProvider, Provider};
+use cap_script::{run_episode, EpisodeOptions};
+use cap_sim::prelude::World;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::run::Bad;
+
+/// A suite file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Seeds 0..N for every task.
+    pub seeds: u64,
+    /// Directory of `<task>.rhai` programs (relative to the suite file); absent = ask
+    /// a language model (`cap run`'s loop per episode).
+    #[serde(default)]
+    pub programs: Option<PathBuf>,
+    /// Scenes.
+    pub scenes: Vec<SuiteScene>,
+}
+
+/// One scene of a suite.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteScene {
+    /// Scene file, relative to the suite file.
+    pub path: PathBuf,
+    /// Tasks to run (default: all the scene's tasks).
+    #[serde(default)]
+    pub tasks: Vec<String>,
+}
+
+/// One line of `results.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Result1 {
+    /// Scene name.
+    pub scene: String,
+    /// Task name.
+    pub task: String,
+    /// Seed.
+    pub seed: u64,
+    /// Whether the task succeeded.
+    pub success: bool,
+    /// Failure class (attribution), if it failed.
+    pub failure_class: Option<String>,
+    /// Failure kind.
+    pub failure_kind: Option<String>,
+    /// Source line of the failure.
+    pub line: Option<u32>,
+    /// Attempts used (1 for given programs).
+    pub attempts: u32,
+    /// LLM tokens in.
+    pub tokens_in: u64,
+    /// LLM tokens out.
+    pub tokens_out: u64,
+    /// Simulated seconds.
+    pub sim_time_s: f64,
+    /// Wall seconds.
+    pub wall_s: f64,
+}
+
+/// `cap eval`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The suite file.
+    #[arg(default_value = "suites/default.toml")]
+    pub suite: PathBuf,
+    /// Output directory (results.jsonl, summary.json, summary.md).
+    #[arg(long, default_value = "runs/eval")]
+    pub out: PathBuf,
+    /// Run only slice I of N (0-based), deterministic: episode k belongs to shard k mod N.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Continue an interrupted eval: skip episodes already in results.jsonl.
+    #[arg(long)]
+    pub resume: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// OpenAI-compatible base URL (suites without `programs`).
+    #[arg(long, env = "CAP_LLM_URL")]
+    pub base_url: Option<String>,
+    /// Model id.
+    #[arg(long, env = "CAP_LLM_MODEL")]
+    pub model: Option<String>,
+    /// Attempts per episode with a model.
+    #[arg(long, default_value_t = 5)]
+    pub max_attempts: u32,
+    /// Response cache directory.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| Bad(format!("--shard {s}: expected I/N")))?;
+    let (i, n): (usize, usize) = (
+        i.trim()
+            .parse()
+            .map_err(|_| Bad(format!("--shard {s}: I is not a number")))?,
+        n.trim()
+            .parse()
+            .map_err(|_| Bad(format!("--shard {s}: N is not a number")))?,
+    );
+    if n == 0 || i >= n {
+        return Err(Bad(format!("--shard {s}: need 0 <= I < N")).into());
+    }
+    Ok((i, n))
+}
+
+type Key = (String, String, u64);
+
+fn read_results(path: &Path) -> Vec<Result1> {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .filter_map(|l| serde_json::from_str::<Result1>(l).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Run a suite.
+pub fn run(a: &Args) -> Result<u8> {
+    let text = std::fs::read_to_string(&a.suite)
+        .map_err(|e| Bad(format!("{}: {e}", a.suite.display())))?;
+    let suite: Suite =
+        toml::from_str(&text).map_err(|e| Bad(format!("{}: {e}", a.suite.display())))?;
+    let base = a.suite.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    if suite.seeds == 0 || suite.seeds > 100_000 {
+        return Err(Bad(format!("{}: seeds must be 1..=100000", a.suite.display())).into());
+    }
+
+    // The episode list, in a fixed order.
+    let mut episodes: Vec<(Arc<Scene>, String, u64)> = Vec::new();
+    for s in &suite.scenes {
+        // Suite paths are relative to the suite file's directory's parent when they
+        // start with scenes/ (the repository layout), else to the suite file.
+        let p = if base.join(&s.path).is_file() {
+            base.join(&s.path)
+        } else {
+            s.path.clone()
+        };
+        let scene = Arc::new(Scene::load(&p)?);
+        let tasks: Vec<String> = if s.tasks.is_empty() {
+            scene.tasks.iter().map(|t| t.name.clone()).collect()
+        } else {
+            s.tasks.clone()
+        };
+        for t in &tasks {
+            if scene.task(t).is_none() {
+                return Err(Bad(format!("{}: no task `{t}`", p.display())).into());
+            }
+            for seed in 0..suite.seeds {
+                episodes.push((Arc::clone(&scene), t.clone(), seed));
+            }
+        }
+    }
+    let total_all = episodes.len();
+    let mut mine: Vec<(Arc<Scene>, String, u64)> = episodes
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| shard.is_none_or(|(i, n)| k % n == i))
+        .map(|(_, e)| e)
+        .collect();
+
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let results_path = a.out.join("results.jsonl");
+    let done: BTreeSet<Key> = if a.resume {
+        read_results(&results_path)
+            .into_iter()
+            .map(|r| (r.scene, r.task, r.seed))
+            .collect()
+    } else {
+        if results_path.exists() {
+            return Err(Bad(format!(
+                "{} exists: pass --resume to continue it, or choose another --out",
+                results_path.display()
+            ))
+            .into());
+        }
+        BTreeSet::new()
+    };
+    mine.retain(|(s, t, seed)| !done.contains(&(s.name.clone(), t.clone(), *seed)));
+
+    // The policy source.
+    let programs = suite.programs.as_ref().map(|p| {
+        if base.join(p).is_dir() {
+            base.join(p)
+        } else {
+            p.clone()
+        }
+    });
+    let provider: Option<CachedProvider> = match (&programs, &a.base_url, &a.model) {
+        (Some(_), _, _) => None,
+        (None, Some(url), Some(model)) => {
+            let inner = OpenAiProvider::new(OpenAiConfig::new(url, model))?;
+            let dir = a
+                .cache
+                .clone()
+                .unwrap_or_else(|| cap_vision::runtime::data_dir().join("llm-cache"));
+            Some(CachedProvider::new(
+                Some(Box::new(inner)),
+                format!("model {model}"),
+                dir,
+                false,
+            ))
+        }
+        (None, _, _) => {
+            return Err(Bad(
+                "the suite has no `programs`: pass --base-url and --model for a language model"
+                    .into(),
+            )
+            .into())
+        }
+    };
+
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&results_path)
+        .with_context(|| format!("opening {}", results_path.display()))?;
+    let file = Mutex::new(std::io::BufWriter::new(file));
+    let threads = a
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+        .max(1);
+    let pb = indicatif::ProgressBar::new(mine.len() as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} episodes, {per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_message(format!(
+        "eval ({} of {total_all} in this shard, {} done before)",
+        mine.len() + done.len(),
+        done.len()
+    ));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(mine.len().max(1)) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((scene, task, seed)) = mine.get(k) else {
+                    break;
+                };
+                let r = episode(
+                    scene,
+                    task,
+                    *seed,
+                    programs.as_deref(),
+                    provider.as_ref().map(|p| p as &dyn Provider),
+                    a.max_attempts,
+                );
+                match r {
+                    Ok(r) => {
+                        if let (Ok(line), Ok(mut f)) = (serde_json::to_string(&r), file.lock()) {
+                            // One line per episode, flushed: an interrupted eval keeps it.
+                            let _ = writeln!(f, "{line}").and_then(|()| f.flush());
+                        }
+                    }
+                    Err(e) => {
+                        if let Ok(mut v) = errors.lock() {
+                            v.push(format!("{task} seed {seed}: {e:#}"));
+                        }
+                    }
+                }
+                pb.inc(1);
+            });
+        }
+    });
+    pb.finish_and_clear();
+    let errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
+    for e in &errors {
+        eprintln!("cap: {e}");
+    }
+    let results = read_results(&results_path);
+    write_summary(&a.out, &results)?;
+    if !errors.is_empty() {
+        return Err(Bad(format!(
+            "{} episode(s) could not run; see above",
+            errors.len()
+        ))
+        .into());
+    }
+    Ok(0)
+}
+
+fn episode(
+    scene: &Arc<Scene>,
+    task: &str,
+    seed: u64,
+    programs: Option<&Path>,
+    provider: Option<&dyn Provider>,
+    max_attempts: u32,
+) -> Result<Result1> {
+    let t = Instant::now();
+    let spec = scene.task(task).cloned().context("task vanished")?;
+    let mut r = Result1 {
+        scene: scene.name.clone(),
+        task: task.to_owned(),
+        seed,
+        success: false,
+        failure_class: None,
+        failure_kind: None,
+        line: None,
+        attempts: 1,
+        tokens_in: 0,
+        tokens_out: 0,
+        sim_time_s: 0.0,
+        wall_s: 0.0,
+    };
+    match (programs, provider) {
+        (Some(dir), _) => {
+            let path = dir.join(format!("{task}.rhai"));
+            let source = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let world = World::new(Arc::clone(scene), seed)?;
+            let ep = run_episode(world, &source, Some(&spec), &EpisodeOptions::default());
+            r.success = ep.success == Some(true);
+            r.sim_time_s = ep.world.sim_time_s();
+            if let Some(at) = attribute(&ep, Some(&spec.success)) {
+                r.failure_class = Some(at.class.label());
+                r.failure_kind = Some(at.kind.label().to_owned());
+                r.line = at.line;
+            }
+        }
+        (None, Some(p)) => {
+            let agent = Agent::new(
+                p,
+                Prompts::default(),
+                Arc::clone(scene),
+                Some(spec.clone()),
+                spec.instruction.clone(),
+            );
+            let cfg = RunConfig {
+                seeds: vec![seed],
+                max_attempts,
+                threads: 1,
+                ..RunConfig::default()
+            };
+            let rep = agent.run(&cfg, &|_| {});
+            r.success = rep.success;
+            r.attempts = rep.attempts.len() as u32;
+            r.tokens_in = rep.attempts.iter().map(|x| x.tokens_in).sum();
+            r.tokens_out = rep.attempts.iter().map(|x| x.tokens_out).sum();
+            if let Some(fr) = rep
+                .attempts
+                .last()
+                .and_then(|x| x.best.and_then(|b| x.candidates.get(b)))
+                .and_then(|c| c.failure_report.as_ref())
+            {
+                r.failure_class = Some(fr.main.class.label());
+                r.failure_kind = Some(fr.main.kind.label().to_owned());
+                r.line = fr.main.line;
+            }
+        }
+        (None, None) => anyhow::bail!("no policy source"),
+    }
+    r.wall_s = t.elapsed().as_secs_f64();
+    Ok(r)
+}
+
+/// Wilson score interval (95%) for k successes of n.
+pub fn wilson(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (k, n, z) = (k as f64, n as f64, 1.96f64);
+    let p = k / n;
+    let d = 1.0 + z * z / n;
+    let c = (p + z * z / (2.0 * n)) / d;
+    let h = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / d;
+    ((c - h).max(0.0), (c + h).min(1.0))
+}
+
+fn write_summary(out: &Path, results: &[Result1]) -> Result<()> {
+    // Later lines win (a resumed eval never duplicates, a merge may).
+    let mut unique: BTreeMap<Key, &Result1> = BTreeMap::new();
+    for r in results {
+        unique.insert((r.scene.clone(), r.task.clone(), r.seed), r);
+    }
+    let mut per: BTreeMap<(String, String), Vec<&Result1>> = BTreeMap::new();
+    for r in unique.values() {
+        per.entry((r.scene.clone(), r.task.clone()))
+            .or_default()
+            .push(r);
+    }
+    let mut tasks = Vec::new();
+    let mut md = String::from("| scene | task | episodes | success | 95% CI | mean attempts to success | failures by class | tokens in/out | wall s |\n|---|---|---|---|---|---|---|---|---|\n");
+    for ((scene, task), rs) in &per {
+        let n = rs.len() as u64;
+        let k = rs.iter().filter(|r| r.success).count() as u64;
+        let (lo, hi) = wilson(k, n);
+        let ok: Vec<_> = rs.iter().filter(|r| r.success).collect();
+        let mean_attempts = if ok.is_empty() {
+            None
+        } else {
+            Some(ok.iter().map(|r| f64::from(r.attempts)).sum::<f64>() / ok.len() as f64)
+        };
+        let mut hist: BTreeMap<String, u64> = BTreeMap::new();
+        for r in rs.iter().filter(|r| !r.success) {
+            *hist
+                .entry(r.failure_class.clone().unwrap_or_else(|| "unknown".into()))
+                .or_default() += 1;
+        }
+        let (ti, to): (u64, u64) = (
+            rs.iter().map(|r| r.tokens_in).sum(),
+            rs.iter().map(|r| r.tokens_out).sum(),
+        );
+        let wall: f64 = rs.iter().map(|r| r.wall_s).sum();
+        md.push_str(&format!(
+            "| {scene} | {task} | {n} | {:.0}% | {:.0}-{:.0}% | {} | {} | {ti}/{to} | {wall:.2} |\n",
+            100.0 * k as f64 / n as f64,
+            lo * 100.0,
+            hi * 100.0,
+            mean_attempts.map_or("-".into(), |m| format!("{m:.2}")),
+            if hist.is_empty() { "-".into() } else { hist.iter().map(|(c, v)| format!("{c} {v}")).collect::<Vec<_>>().join(", ") }
+        ));
+        tasks.push(json!({
+            "scene": scene, "task": task, "episodes": n, "successes": k,
+            "success_rate": k as f64 / n as f64, "ci95": [lo, hi],
+            "mean_attempts_to_success": mean_attempts, "failure_classes": hist,
+            "tokens_in": ti, "tokens_out": to, "wall_s": wall,
+        }));
+    }
+    let n = unique.len() as u64;
+    let k = unique.values().filter(|r| r.success).count() as u64;
+    let (lo, hi) = wilson(k, n);
+    md.push_str(&format!(
+        "\nAll: {k}/{n} episodes succeeded ({:.1}%, 95% CI {:.1}-{:.1}%).\n",
+        100.0 * k as f64 / n.max(1) as f64,
+        lo * 100.0,
+        hi * 100.0
+    ));
+    let summary = json!({"episodes": n, "successes": k, "ci95": [lo, hi], "tasks": tasks});
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
+    std::fs::write(out.join("summary.md"), &md)?;
+    print!("{md}");
+    Ok(())
+}
+
+/// `cap eval merge`: join shards' results into one directory and summarise.
+pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<u8> {
+    let mut all = Vec::new();
+    for d in shards {
+        let p = d.join("results.jsonl");
+        if !p.is_file() {
+            return Err(Bad(format!("{}: no results.jsonl", d.display())).into());
+        }
+        all.extend(read_results(&p));
+    }
+    std::fs::create_dir_all(out)?;
+    let mut seen = BTreeSet::new();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(out.join("results.jsonl"))?);
+    let mut kept = Vec::new();
+    for r in all {
+        if seen.insert((r.scene.clone(), r.task.clone(), r.seed)) {
+            writeln!(f, "{}", serde_json::to_string(&r)?)?;
+            kept.push(r);
+        }
+    }
+    f.flush()?;
+    write_summary(out, &kept)?;
+    Ok(0)
+}
