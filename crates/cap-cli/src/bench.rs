@@ -69,6 +69,7 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
     // One episode end to end: world build, script check, execution, predicate.
     let task = scene.task("red_on_blue").cloned();
     let mut episode = Vec::new();
+    let mut direct = Vec::new();
     let mut episode_steps = 0;
     let pb = bar(reps, "pick-and-place episodes");
     for rep in 0..reps {
@@ -77,6 +78,18 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
         let e = run_episode(w, PICK_PLACE, task.as_ref(), &EpisodeOptions::default());
         episode.push(t.elapsed().as_secs_f64() * 1e3);
         episode_steps = e.world.steps();
+        // The same actions called directly from Rust, interleaved so both see the same
+        // machine: what the script layer adds (engine, static check, interpretation,
+        // trace recording, predicate) is the difference.
+        let t = Instant::now();
+        let mut w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
+        w.pick("red_block")
+            .map_err(|f| anyhow::anyhow!("bench pick failed: {f}"))?;
+        w.place_on("red_block", "blue_plate")
+            .map_err(|f| anyhow::anyhow!("bench place failed: {f}"))?;
+        w.settle(0.5);
+        std::hint::black_box(w.is_on("red_block", "blue_plate").ok());
+        direct.push(t.elapsed().as_secs_f64() * 1e3);
         if task.is_some() && e.success != Some(true) {
             anyhow::bail!(
                 "bench episode failed on seed {rep}: {:?}",
@@ -86,6 +99,31 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
+
+    // A batch of 20 episodes (seeds 0-19) on all cores.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let mut batch = Vec::new();
+    for _ in 0..reps {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..cores {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= 20 {
+                        break;
+                    }
+                    if let Ok(w) = World::new(Arc::clone(&scene), i as u64) {
+                        std::hint::black_box(
+                            run_episode(w, PICK_PLACE, task.as_ref(), &EpisodeOptions::default())
+                                .success,
+                        );
+                    }
+                });
+            }
+        });
+        batch.push(20.0 / t.elapsed().as_secs_f64());
+    }
 
     // IK: top-down targets over the tabletop workspace, from the ready pose.
     let w = World::new(Arc::clone(&scene), 0)?;
@@ -166,8 +204,15 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
     println!("physics steps/s (idle)          min {a:>9.0}  median {b:>9.0}  max {c:>9.0}");
     let (a, b, c) = stats(moving);
     println!("physics steps/s (arm moving)*   min {a:>9.0}  median {b:>9.0}  max {c:>9.0}");
-    let (a, b, c) = stats(episode);
+    let (a, b, c) = stats(episode.clone());
     println!("pick-and-place episode (ms)     min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   ({episode_steps} steps)");
+    // Minima: the least disturbed runs of each (this VM's noise swamps medians).
+    let (direct_min, _, _) = stats(direct.clone());
+    let (episode_min, _, _) = stats(episode.clone());
+    let (a, b, c) = stats(direct);
+    println!("same actions without the script (ms) min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   (script layer {:+.1}% of an episode, from the minima)", 100.0 * (episode_min - direct_min) / episode_min);
+    let (a, b, c) = stats(batch);
+    println!("episodes/s, batch of 20, {cores} cores  min {a:>9.1}  median {b:>9.1}  max {c:>9.1}");
     let (a, b, c) = stats(ik);
     println!("IK (µs/solve)                   min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   ({failures} unsolved of {})", targets.len() * reps);
     let (a, b, c) = stats(render);

@@ -43,7 +43,15 @@ const KEYWORD_FNS: &[&str] = &[
     "this",
 ];
 
-fn builtin_arities(engine: &Engine) -> BTreeMap<String, BTreeSet<usize>> {
+/// Arities of the standard package's functions, computed once per process (generating
+/// the signatures costs ~1 ms, more than running a short program).
+fn builtin_arities() -> &'static BTreeMap<String, BTreeSet<usize>> {
+    static ARITIES: std::sync::OnceLock<BTreeMap<String, BTreeSet<usize>>> =
+        std::sync::OnceLock::new();
+    ARITIES.get_or_init(|| arities_of(&crate::sandbox::engine(&crate::sandbox::Limits::default())))
+}
+
+fn arities_of(engine: &Engine) -> BTreeMap<String, BTreeSet<usize>> {
     let mut out: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
     for sig in engine.gen_fn_signatures(true) {
         // "name(a: T, b: U) -> R" — name and parameter count are what matter here.
@@ -134,7 +142,7 @@ pub fn check_program(
             None,
         )]
     })?;
-    let errors = check_ast(engine, &ast, scene, false);
+    let errors = check_ast(&ast, scene, false);
     if errors.is_empty() {
         Ok(ast)
     } else {
@@ -144,13 +152,8 @@ pub fn check_program(
 
 /// Check a parsed program. `queries_only` refuses motion and monitoring functions
 /// (for success predicates).
-pub fn check_ast(
-    engine: &Engine,
-    ast: &AST,
-    scene: &Scene,
-    queries_only: bool,
-) -> Vec<StaticError> {
-    let builtins = builtin_arities(engine);
+pub fn check_ast(ast: &AST, scene: &Scene, queries_only: bool) -> Vec<StaticError> {
+    let builtins = builtin_arities();
     let script_fns: BTreeMap<String, BTreeSet<usize>> =
         ast.iter_functions().fold(BTreeMap::new(), |mut m, f| {
             m.entry(f.name.to_owned())
@@ -303,7 +306,7 @@ mod tests {
     fn predicates_may_only_query() {
         let eng = engine(&Limits::default());
         let ast = eng.compile("pick(\"red_block\"); true").unwrap();
-        let e = check_ast(&eng, &ast, &scene(), true);
+        let e = check_ast(&ast, &scene(), true);
         assert_eq!(e[0].failure.kind, FailureKind::UnknownFunction);
     }
 }

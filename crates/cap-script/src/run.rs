@@ -314,7 +314,7 @@ pub fn eval_predicate(world: World, expr: &str, limits: &Limits) -> (World, Resu
                 format!("success predicate does not parse: {e}"),
             )
         })?;
-        if let Some(e) = check_ast(&engine, &ast, &scene, true).first() {
+        if let Some(e) = check_ast(&ast, &scene, true).first() {
             return Err(Failure::new(
                 FailureKind::ScriptError,
                 format!("success predicate: {e}"),
@@ -350,6 +350,6 @@ pub fn check_predicate(scene: &Scene, expr: &str) -> Vec<StaticError> {
                 format!("syntax error: {}", e.err_type()),
             ),
         }],
-        Ok(ast) => check_ast(&engine, &ast, scene, true),
+        Ok(ast) => check_ast(&ast, scene, true),
     }
 }
