@@ -34,7 +34,7 @@ fn bar(len: usize, what: &str) -> ProgressBar {
 }
 
 /// Run the benchmarks and print the figures.
-pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
+pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()> {
     let reps = reps.max(3);
     let scene = Arc::new(Scene::load(scene_path)?);
     if cfg!(debug_assertions) {
@@ -195,6 +195,10 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
         Err(e) => Err(e.to_string()),
     };
 
+    let idle_med = stats(idle.clone()).1;
+    let episode_med = stats(episode.clone()).1;
+    let render_med = stats(render.clone()).1;
+    let batch_med = stats(batch.clone()).1;
     let (a, b, c) = stats(idle);
     println!(
         "scene: {} ({} objects), dt = 1/240 s, one core, {reps} repetitions",
@@ -229,5 +233,90 @@ pub fn run(scene_path: &Path, reps: usize) -> Result<()> {
         Err(e) => println!("inspection, vision model: unavailable ({e})"),
     }
     println!("* includes motion planning and collision checking");
+    if let Some(python) = compare {
+        compare_pybullet(python, reps, idle_med, episode_med, render_med, batch_med)?;
+    }
+    Ok(())
+}
+
+/// Run the PyBullet version of the same task and print the ratios.
+fn compare_pybullet(
+    python: &Path,
+    reps: usize,
+    idle: f64,
+    episode_ms: f64,
+    render_ms: f64,
+    batch: f64,
+) -> Result<()> {
+    let script = Path::new("bench/compare/pybullet_pickplace.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(["--reps", &reps.to_string()])
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .context("no JSON from the PyBullet script")?;
+    let v: serde_json::Value = serde_json::from_str(line)?;
+    let f = |k: &str| {
+        v[k].as_f64()
+            .with_context(|| format!("PyBullet result has no {k}"))
+    };
+    let (pi, pe, pr, pb) = (
+        f("idle_steps_per_s")?,
+        f("episode_ms")?,
+        f("render_ms")?,
+        f("batch20_episodes_per_s")?,
+    );
+    println!();
+    println!(
+        "PyBullet {} (same task, medians; episode success {})",
+        v["pybullet"], v["episode_success"]
+    );
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}   target",
+        "", "cap", "PyBullet", "ratio"
+    );
+    println!(
+        "{:<34} {:>12.0} {:>12.0} {:>9.1}x   >= 3x",
+        "physics steps/s (idle)",
+        idle,
+        pi,
+        idle / pi
+    );
+    println!(
+        "{:<34} {:>12.2} {:>12.2} {:>9.3}   <= 0.100",
+        "pick-and-place episode (ms)",
+        episode_ms,
+        pe,
+        episode_ms / pe
+    );
+    println!(
+        "{:<34} {:>12.2} {:>12.2} {:>9.3}   <= 0.111",
+        "224x224 frame (ms)",
+        render_ms,
+        pr,
+        render_ms / pr
+    );
+    println!(
+        "{:<34} {:>12.1} {:>12.1} {:>9.1}x   >= 20x",
+        "episodes/s, batch of 20",
+        batch,
+        pb,
+        batch / pb
+    );
     Ok(())
 }

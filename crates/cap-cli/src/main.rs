@@ -119,6 +119,10 @@ enum Command {
         /// Repetitions per measurement.
         #[arg(long, default_value_t = 10)]
         reps: usize,
+        /// Also run bench/compare/pybullet_pickplace.py with this Python (which has
+        /// `pybullet==3.2.7`) and print cap/PyBullet ratios.
+        #[arg(long)]
+        compare: Option<PathBuf>,
     },
 }
 
@@ -265,7 +269,11 @@ fn main() -> ExitCode {
             images,
             threads,
         } => dataset(&out, seed, images, threads),
-        Command::Bench { scene, reps } => bench::run(&scene, reps).map(|_| 0),
+        Command::Bench {
+            scene,
+            reps,
+            compare,
+        } => bench::run(&scene, reps, compare.as_deref()).map(|_| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),
