@@ -1021,3 +1021,41 @@ fn eval_appends_resumes_shards_and_merges() {
         Some(2)
     );
 }
+
+#[test]
+fn eval_with_a_language_model_records_attempts_and_tokens() {
+    let (url, server) = llm_server(vec![RIGHT.into()]);
+    let out = tmp("eval-llm");
+    let cache = tmp("eval-llm-cache");
+    let o = cap(&[
+        "eval",
+        "tests/suites/llm.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "1",
+        "--base-url",
+        &url,
+        "--model",
+        "scripted",
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The second episode asks the same question: the cache answers it.
+    assert_eq!(server.join().unwrap().len(), 1);
+    let lines: Vec<Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert_eq!(l["success"], true);
+        assert_eq!(l["attempts"], 1);
+    }
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["tasks"][0]["mean_attempts_to_success"], 1.0);
+    assert_eq!(s["tasks"][0]["tokens_in"], 200);
+}
