@@ -81,14 +81,25 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
         // The same actions called directly from Rust, interleaved so both see the same
         // machine: what the script layer adds (engine, static check, interpretation,
         // trace recording, predicate) is the difference.
+        // On a fresh thread, like the episode's interpreter thread: the allocator
+        // arena matters at this scale (rapier allocates every step).
         let t = Instant::now();
-        let mut w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
-        w.pick("red_block")
-            .map_err(|f| anyhow::anyhow!("bench pick failed: {f}"))?;
-        w.place_on("red_block", "blue_plate")
-            .map_err(|f| anyhow::anyhow!("bench place failed: {f}"))?;
-        w.settle(0.5);
-        std::hint::black_box(w.is_on("red_block", "blue_plate").ok());
+        let scene_ref = &scene;
+        std::thread::scope(|s| {
+            s.spawn(move || -> Result<()> {
+                let mut w =
+                    World::new(Arc::clone(scene_ref), rep as u64).context("building world")?;
+                w.pick("red_block")
+                    .map_err(|f| anyhow::anyhow!("bench pick failed: {f}"))?;
+                w.place_on("red_block", "blue_plate")
+                    .map_err(|f| anyhow::anyhow!("bench place failed: {f}"))?;
+                w.settle(0.5);
+                std::hint::black_box(w.is_on("red_block", "blue_plate").ok());
+                Ok(())
+            })
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("bench thread panicked")))
+        })?;
         direct.push(t.elapsed().as_secs_f64() * 1e3);
         if task.is_some() && e.success != Some(true) {
             anyhow::bail!(
