@@ -29,17 +29,9 @@ use crate::statement::{Desc, Relation, Statement, Thing};
 pub const COLORS: [&str; 8] = [
     "red", "green", "blue", "yellow", "orange", "purple", "pink", "cyan",
 ];
-/// Relations the vision model learns.
-pub const RELATIONS: [Relation; 8] = [
-    Relation::On,
-    Relation::In,
-    Relation::Holding,
-    Relation::GripperEmpty,
-    Relation::LeftOf,
-    Relation::RightOf,
-    Relation::Near,
-    Relation::Visible,
-];
+/// Relations the vision model learns: all but `upright` and `off_table`, which a
+/// single top-front view cannot tell reliably (a tipped cube looks like an upright one).
+pub const RELATIONS: &[Relation] = Relation::ALL.split_at(8).0;
 /// Side of the square images stored (the renders are 224×224, averaged 2×2).
 pub const IMAGE_SIZE: usize = 112;
 /// Side of the grounding masks (the model's feature grid).
@@ -385,7 +377,7 @@ pub fn generate_one(seed: u64, index: u64) -> Result<Generated, String> {
         // Balance: per relation, up to 1 true and 1 false first, then fill at random.
         let mut chosen = Vec::new();
         let mut rest = Vec::new();
-        for rel in RELATIONS {
+        for &rel in RELATIONS {
             for label in [true, false] {
                 let mut of: Vec<&(Statement, bool)> = all
                     .iter()

@@ -38,7 +38,8 @@ pub enum Relation {
 }
 
 impl Relation {
-    /// Every relation, in the order the vision model's input encodes them.
+    /// Every relation; the vision model learns the first eight (see
+    /// [`crate::dataset::RELATIONS`]).
     pub const ALL: [Relation; 10] = [
         Relation::On,
         Relation::In,
