@@ -201,6 +201,8 @@ def main():
     ap.add_argument("--batch-images", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the grounding loss")
+    ap.add_argument("--init", help="start from this saved torch state (see --save-state)")
+    ap.add_argument("--save-state", help="also save the torch state here, to continue training later")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -221,6 +223,9 @@ def main():
         by_image[im].append(i)
     net = Net(qs.shape[1], meta["image_size"], nrel, len(meta["colors"]), len(meta["kinds"]))
     print("parameters:", sum(p.numel() for p in net.parameters()))
+    if a.init:
+        net.load_state_dict(torch.load(a.init))
+        print("continuing from", a.init)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     steps_per_epoch = math.ceil(meta["images"] / a.batch_images)
     total_steps = a.epochs * steps_per_epoch
@@ -273,6 +278,8 @@ def main():
     acc_definite = float(((probs > 0.5) == (tlabels > 0.5))[definite].mean()) if definite.any() else 0.0
 
     os.makedirs(a.out, exist_ok=True)
+    if a.save_state:
+        torch.save(net.state_dict(), a.save_state)
     onnx_path = os.path.join(a.out, "checkpoint_vlm.onnx")
     net.eval()
     s = meta["image_size"]
