@@ -512,8 +512,10 @@ impl World {
     fn check_slip(&mut self) -> Option<Failure> {
         let held = self.held.as_mut()?;
         let impulse = self.impulse_joints.get(held.joint)?.impulses;
-        let force =
-            (impulse[0].powi(2) + impulse[1].powi(2) + impulse[2].powi(2)).sqrt() as f64 / DT_S;
+        // rapier writes back the impulse of the last solver substep (dt / substeps).
+        let substep_s = DT_S / self.params.num_solver_iterations.max(1) as f64;
+        let force = (impulse[0].powi(2) + impulse[1].powi(2) + impulse[2].powi(2)).sqrt() as f64
+            / substep_s;
         if force > held.capacity_n {
             held.over_capacity_steps += 1;
         } else {

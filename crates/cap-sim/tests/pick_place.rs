@@ -78,3 +78,30 @@ fn a_fork_evolves_independently_and_identically() {
     assert!((pa - pb).norm() < 1e-6, "{pa} vs {pb}");
     assert_eq!(a.steps(), b.steps());
 }
+
+#[test]
+fn a_block_too_heavy_for_the_grip_slips_and_a_light_one_does_not() {
+    // The grasp assist holds what friction at a 30 N grip could: 2 mu F = 48 N here.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/scenes/offset.toml"
+    ))
+    .unwrap();
+    let heavy = Scene::from_toml(&text.replace("mass = 0.08", "mass = 9.0"), "heavy.toml").unwrap();
+    let mut w = World::new(Arc::new(heavy), 0).unwrap();
+    let lifted = w
+        .pick("red_block")
+        .and_then(|()| w.move_by(Vector3::new(0.0, 0.0, 0.1)));
+    let f = lifted.expect_err("88 N of weight cannot be held by 48 N of friction");
+    assert_eq!(f.kind, cap_core::failure::FailureKind::Slipped, "{f}");
+    assert!(!w.object("red_block").unwrap().held);
+
+    let light = Scene::from_toml(&text.replace("mass = 0.08", "mass = 4.0"), "light.toml").unwrap();
+    let mut w = World::new(Arc::new(light), 0).unwrap();
+    w.pick("red_block").unwrap();
+    w.move_by(Vector3::new(0.0, 0.0, 0.1)).unwrap();
+    assert!(
+        w.object("red_block").unwrap().held,
+        "39 N is within the grip"
+    );
+}
