@@ -163,6 +163,7 @@ pub struct Agent<'a> {
     task: Option<TaskSpec>,
     instruction: String,
     api: String,
+    facts: String,
 }
 
 fn first_unknown_helper(errors: &[StaticError]) -> Option<(String, u32)> {
@@ -183,6 +184,11 @@ impl<'a> Agent<'a> {
         task: Option<TaskSpec>,
         instruction: String,
     ) -> Self {
+        // The scene facts every prompt shows, from the settled seed-0 world, built once.
+        let facts = World::new(Arc::clone(&scene), 0).map_or_else(
+            |e| format!("(scene could not be built: {e})"),
+            |w| scene_facts(&w),
+        );
         Self {
             provider,
             prompts,
@@ -190,14 +196,8 @@ impl<'a> Agent<'a> {
             task,
             instruction,
             api: cap_script::api::reference(),
+            facts,
         }
-    }
-
-    fn facts(&self) -> String {
-        World::new(Arc::clone(&self.scene), 0).map_or_else(
-            |e| format!("(scene could not be built: {e})"),
-            |w| scene_facts(&w),
-        )
     }
 
     fn ask(
@@ -262,7 +262,7 @@ impl<'a> Agent<'a> {
                 &[
                     ("function", &name),
                     ("call_site", &call_site),
-                    ("scene", &self.facts()),
+                    ("scene", &self.facts),
                 ],
             );
             let reply = self.ask(user, sample, cfg, acc)?;
@@ -474,7 +474,7 @@ impl<'a> Agent<'a> {
                 ("seeds", &cfg.seeds.len().to_string()),
                 ("failure_report", &failure),
                 ("visual_feedback", &visual),
-                ("scene", &self.facts()),
+                ("scene", &self.facts),
             ],
         )
     }
@@ -495,7 +495,7 @@ impl<'a> Agent<'a> {
             &self.prompts.task,
             &[
                 ("examples", &self.prompts.examples),
-                ("scene", &self.facts()),
+                ("scene", &self.facts),
                 ("instruction", &self.instruction),
             ],
         );

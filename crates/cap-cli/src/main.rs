@@ -177,6 +177,14 @@ pub struct InspectArgs {
 }
 
 impl InspectArgs {
+    fn vision(&self) -> Result<cap_vision::VisionInspector> {
+        match &self.vision_model {
+            Some(p) => cap_vision::VisionInspector::from_file(p),
+            None => cap_vision::VisionInspector::embedded(),
+        }
+        .map_err(|e| BadInput(format!("vision inspector: {e}")).into())
+    }
+
     fn inspector(&self) -> Result<Option<Box<dyn cap_vision::Inspector>>> {
         Ok(match self.inspector {
             InspectorKind::None => None,
@@ -336,18 +344,13 @@ fn inspect_image(
     let (rgb, w, h) = read_png_rgb(image)?;
     let t = Instant::now();
     let verdict = match args.inspector {
-        InspectorKind::Vision => {
-            let v = match &args.vision_model {
-                Some(p) => cap_vision::VisionInspector::from_file(p),
-                None => cap_vision::VisionInspector::embedded(),
-            }
-            .map_err(|e| BadInput(format!("vision inspector: {e}")))?;
-            v.judge_image(&rgb, w, h, statement, scene.as_ref())
-        }
+        InspectorKind::Vision => args
+            .vision()?
+            .judge_image(&rgb, w, h, statement, scene.as_ref()),
         InspectorKind::Remote => {
-            let Some(i) = args.inspector()? else {
-                unreachable!("remote is an inspector")
-            };
+            let i = args
+                .inspector()?
+                .context("no remote inspector configured")?;
             let frame = cap_sim::prelude::Frame {
                 camera: "image".into(),
                 width: w as u32,
