@@ -353,32 +353,11 @@ impl<'a> Agent<'a> {
                     && !checkpoints.iter().any(|c| c.1 == Answer::DoesNotHold)
             }
         };
-        let mut failure = if success {
+        let failure = if success {
             None
         } else {
             attribute(&ep, self.task.as_ref().map(|t| t.success.as_str()))
         };
-        if !success && failure.is_none() {
-            // No task and a checkpoint judged false: attribute to it.
-            failure = Some(Attribution {
-                class: crate::FailureClass::WrongTarget,
-                kind: FailureKind::CheckpointFailed,
-                subgoal: None,
-                line: None,
-                object: None,
-                evidence: vec!["a checkpoint was judged false".into()],
-                first_failed_checkpoint: None,
-            });
-            if let Some(f) = failure.as_mut() {
-                if let Some(c) = ep.trace.iter().find(|e| matches!(&e.event, EventKind::Checkpoint { verdicts, .. } if verdicts.first().is_some_and(|v| v.answer == Answer::DoesNotHold))) {
-                    f.line = c.line;
-                    f.subgoal = c.subgoal.clone();
-                    if let EventKind::Checkpoint { statement, .. } = &c.event {
-                        f.evidence = vec![format!("checkpoint \"{statement}\" was judged false")];
-                    }
-                }
-            }
-        }
         let o = SeedOutcome {
             seed,
             success,

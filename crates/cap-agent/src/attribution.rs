@@ -156,8 +156,21 @@ fn object_calls(trace: &[TraceEvent]) -> Vec<ObjectCall> {
 
 /// Attribute a failed episode. `predicate` is the task's success predicate.
 pub fn attribute(ep: &Episode, predicate: Option<&str>) -> Option<Attribution> {
-    let (failure, line) = ep.primary_failure()?;
     let checkpoint = first_failed_checkpoint(&ep.trace);
+    let Some((failure, line)) = ep.primary_failure() else {
+        // Nothing failed but a checkpoint was judged false (a run without a task): the
+        // checkpoint is the failure.
+        let c = checkpoint?;
+        return Some(Attribution {
+            class: FailureClass::WrongTarget,
+            kind: FailureKind::CheckpointFailed,
+            subgoal: c.subgoal.clone(),
+            line: c.line,
+            object: None,
+            evidence: vec![format!("checkpoint \"{}\" was judged false", c.statement)],
+            first_failed_checkpoint: Some(c),
+        });
+    };
     let subgoal = ep
         .trace
         .iter()
