@@ -25,7 +25,7 @@ use crate::run::Bad;
 pub struct Suite {
     /// Seeds 0..N for every task.
     pub seeds: u64,
-    /// Directory of `<task>.rhai` programs (relative to the suite file); absent = ask
+    /// Directory of `<task>.rhai` programs, relative to the suite file; absent = ask
     /// a language model (`cap run`'s loop per episode).
     #[serde(default)]
     pub programs: Option<PathBuf>,
@@ -155,13 +155,8 @@ pub fn run(a: &Args) -> Result<u8> {
     // The episode list, in a fixed order.
     let mut episodes: Vec<(Arc<Scene>, String, u64)> = Vec::new();
     for s in &suite.scenes {
-        // Suite paths are relative to the suite file's directory's parent when they
-        // start with scenes/ (the repository layout), else to the suite file.
-        let p = if base.join(&s.path).is_file() {
-            base.join(&s.path)
-        } else {
-            s.path.clone()
-        };
+        // Paths in a suite are relative to the suite file (absolute ones stay as they are).
+        let p = base.join(&s.path);
         let scene = Arc::new(Scene::load(&p)?);
         let tasks: Vec<String> = if s.tasks.is_empty() {
             scene.tasks.iter().map(|t| t.name.clone()).collect()
@@ -205,13 +200,7 @@ pub fn run(a: &Args) -> Result<u8> {
     mine.retain(|(s, t, seed)| !done.contains(&(s.name.clone(), t.clone(), *seed)));
 
     // The policy source.
-    let programs = suite.programs.as_ref().map(|p| {
-        if base.join(p).is_dir() {
-            base.join(p)
-        } else {
-            p.clone()
-        }
-    });
+    let programs = suite.programs.as_ref().map(|p| base.join(p));
     let provider: Option<CachedProvider> = match (&programs, &a.base_url, &a.model) {
         (Some(_), _, _) => None,
         (None, Some(url), Some(model)) => {
