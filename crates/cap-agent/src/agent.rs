@@ -12,6 +12,7 @@ use cap_sim::prelude::*;
 use serde::Serialize;
 
 use crate::attribution::{attribute, report, Attribution, FailureReport};
+use crate::grammar::program_grammar;
 use crate::prompt::{extract_program, fill, numbered, scene_facts, Prompts};
 
 /// How to run the loop.
@@ -35,6 +36,9 @@ pub struct RunConfig {
     pub threads: usize,
     /// Episode options (sandbox limits, checkpoint monitor).
     pub episode: EpisodeOptions,
+    /// Constrain decoding of programs to the API and the scene's object names (a
+    /// grammar, see [`crate::grammar`]); honoured by the local model.
+    pub constrain: bool,
 }
 
 impl Default for RunConfig {
@@ -49,6 +53,7 @@ impl Default for RunConfig {
             helper_depth: 2,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             episode: EpisodeOptions::default(),
+            constrain: false,
         }
     }
 }
@@ -200,10 +205,13 @@ impl<'a> Agent<'a> {
         }
     }
 
+    /// Ask the model; `program` requests (not helper definitions) are decoded under
+    /// the program grammar when `cfg.constrain` is set.
     fn ask(
         &self,
         user: String,
         sample: u32,
+        program: bool,
         cfg: &RunConfig,
         acc: &mut AttemptReport,
     ) -> Result<String, String> {
@@ -219,6 +227,7 @@ impl<'a> Agent<'a> {
             },
             max_tokens: cfg.max_tokens,
             sample,
+            grammar: (program && cfg.constrain).then(|| program_grammar(&self.scene)),
         };
         let t = Instant::now();
         let r = self.provider.chat(&req).map_err(|e| e.to_string());
@@ -265,7 +274,7 @@ impl<'a> Agent<'a> {
                     ("scene", &self.facts),
                 ],
             );
-            let reply = self.ask(user, sample, cfg, acc)?;
+            let reply = self.ask(user, sample, false, cfg, acc)?;
             let def = extract_program(&reply);
             helpers.push(name);
             program = format!("{def}\n\n{program}");
@@ -375,7 +384,7 @@ impl<'a> Agent<'a> {
         cfg: &RunConfig,
         acc: &mut AttemptReport,
     ) -> Result<Candidate, String> {
-        let reply = self.ask(user.to_owned(), sample, cfg, acc)?;
+        let reply = self.ask(user.to_owned(), sample, true, cfg, acc)?;
         let mut helpers = Vec::new();
         let (program, errors) =
             self.with_helpers(extract_program(&reply), sample, cfg, acc, &mut helpers)?;

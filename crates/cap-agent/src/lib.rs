@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod attribution;
+pub mod grammar;
 pub mod prompt;
 
 pub use agent::{Agent, AttemptReport, RunConfig, RunReport};

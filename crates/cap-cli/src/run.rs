@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use cap_agent::agent::Progress;
 use cap_agent::{Agent, Prompts, RunConfig};
 use cap_core::scene::Scene;
+use cap_llm::local::{resolve_model, LocalConfig, LocalEvent, LocalProvider};
 use cap_llm::{CachedProvider, OpenAiConfig, OpenAiProvider, Provider};
 use serde_json::json;
 
@@ -61,6 +62,20 @@ pub struct Args {
     /// Prompt templates directory (default: the embedded prompts/).
     #[arg(long)]
     pub prompts: Option<PathBuf>,
+    /// The embedded model used when no endpoint is given: `qwen2.5-coder-0.5b` (the
+    /// default), `smollm2-135m`, or a path to a GGUF file.
+    #[arg(long, env = "CAP_LLM_LOCAL")]
+    pub llm_model: Option<String>,
+    /// CPU threads for the embedded model (default: all cores).
+    #[arg(long)]
+    pub llm_threads: Option<u32>,
+    /// Context window of the embedded model, tokens.
+    #[arg(long, default_value_t = 4096)]
+    pub llm_context: u32,
+    /// Let the embedded model write anything (no grammar limiting programs to the API
+    /// and the scene's object names).
+    #[arg(long)]
+    pub no_constrain: bool,
     /// HTTP timeout per request, seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
@@ -77,6 +92,55 @@ fn norm(s: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A line above the spinner, or on stderr when there is no terminal to draw it on.
+fn say(pb: &indicatif::ProgressBar, line: String) {
+    if pb.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        pb.println(line);
+    }
+}
+
+/// The embedded model, loaded with a progress line that streams its tokens.
+fn local_provider(a: &Args, pb: &indicatif::ProgressBar) -> Result<LocalProvider> {
+    let (path, known) = resolve_model(a.llm_model.as_deref()).map_err(|e| Bad(e.to_string()))?;
+    let mut cfg = LocalConfig::new(path, known);
+    if let Some(t) = a.llm_threads {
+        cfg.threads = t.max(1);
+    }
+    cfg.context = a.llm_context.max(256);
+    pb.set_message(format!("loading {}", cfg.model.display()));
+    let bar = pb.clone();
+    let p = LocalProvider::load(cfg)
+        .map_err(|e| Bad(e.to_string()))?
+        .with_progress(move |ev| match ev {
+            LocalEvent::Prompt { tokens, seconds } => bar.set_message(format!(
+                "read the prompt: {tokens} tokens in {seconds:.1} s; writing…"
+            )),
+            LocalEvent::Token { count, seconds, .. } => bar.set_message(format!(
+                "writing: {count} tokens, {:.1} tokens/s",
+                *count as f64 / seconds.max(1e-9)
+            )),
+            LocalEvent::Done(s) => say(
+                &bar,
+                format!(
+                    "  model: {} prompt tokens at {:.0}/s, {} tokens at {:.1}/s{}",
+                    s.prompt_tokens,
+                    s.prompt_rate(),
+                    s.tokens,
+                    s.rate(),
+                    if s.grammar_redraws > 0 {
+                        format!(", {} draws redone under the grammar", s.grammar_redraws)
+                    } else {
+                        String::new()
+                    }
+                ),
+            ),
+        });
+    say(pb, format!("model: {} (embedded, llama.cpp)", p.name()));
+    Ok(p)
 }
 
 pub fn run(a: &Args) -> Result<u8> {
@@ -115,26 +179,34 @@ pub fn run(a: &Args) -> Result<u8> {
         None => Prompts::default(),
     };
 
-    let inner: Option<Box<dyn Provider>> = match (&a.base_url, &a.model) {
-        (Some(url), Some(model)) => {
-            let mut c = OpenAiConfig::new(url, model);
-            c.timeout = Duration::from_secs(a.timeout_s.max(1));
-            Some(Box::new(OpenAiProvider::new(c)?))
-        }
-        (_, Some(_)) if a.replay_only => None,
-        (Some(_), None) | (None, Some(_)) => {
-            return Err(Bad("--base-url and --model go together (or CAP_LLM_URL and CAP_LLM_MODEL)".into()).into())
-        }
-        (None, None) => {
-            return Err(Bad(
-                "no language model configured: pass --base-url URL --model M for an OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server), or --model M --replay-only with a filled cache".into(),
-            )
-            .into())
-        }
-    };
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.enable_steady_tick(Duration::from_millis(120));
+    let (inner, id, local): (Option<Box<dyn Provider>>, String, bool) =
+        match (&a.base_url, &a.model) {
+            (Some(url), Some(model)) => {
+                let mut c = OpenAiConfig::new(url, model);
+                c.timeout = Duration::from_secs(a.timeout_s.max(1));
+                (
+                    Some(Box::new(OpenAiProvider::new(c)?)),
+                    format!("model {model}"),
+                    false,
+                )
+            }
+            (_, Some(model)) if a.replay_only => (None, format!("model {model}"), false),
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Bad(
+                    "--base-url and --model go together (or CAP_LLM_URL and CAP_LLM_MODEL)".into(),
+                )
+                .into())
+            }
+            (None, None) => {
+                let p = local_provider(a, &pb)?;
+                let id = p.id();
+                (Some(Box::new(p)), id, true)
+            }
+        };
     // The cache key names the model, not the endpoint: the same model behind another
     // URL (or none, when replaying) answers from the same cache.
-    let id = format!("model {}", a.model.clone().unwrap_or_default());
     let cache_dir = a
         .cache
         .clone()
@@ -148,6 +220,7 @@ pub fn run(a: &Args) -> Result<u8> {
         max_attempts: a.max_attempts.max(1),
         threshold: a.threshold,
         samples: a.samples.max(1),
+        constrain: local && !a.no_constrain,
         episode: cap_script::EpisodeOptions {
             monitor,
             ..Default::default()
@@ -161,8 +234,6 @@ pub fn run(a: &Args) -> Result<u8> {
         task.clone(),
         instruction.clone(),
     );
-    let pb = indicatif::ProgressBar::new_spinner();
-    pb.enable_steady_tick(Duration::from_millis(120));
     let wall = Instant::now();
     let report = agent.run(&cfg, &|p| match p {
         Progress::Asking { attempt, what } => {
@@ -173,11 +244,14 @@ pub fn run(a: &Args) -> Result<u8> {
             success_rate,
             summary,
         } => {
-            pb.println(format!(
-                "attempt {attempt}: {:.0}% of {} seeds — {summary}",
-                success_rate * 100.0,
-                a.seeds
-            ));
+            say(
+                &pb,
+                format!(
+                    "attempt {attempt}: {:.0}% of {} seeds — {summary}",
+                    success_rate * 100.0,
+                    a.seeds
+                ),
+            );
         }
     });
     pb.finish_and_clear();

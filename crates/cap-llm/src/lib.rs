@@ -6,10 +6,16 @@
 //!   run of the same task replays bit-identically, offline; `replay_only` fails fast
 //!   on a miss.
 //!
+//! * [`local`] (feature `local`, on by default) — the embedded model: a GGUF file run
+//!   in-process by llama.cpp, the default when no endpoint is configured; decoding can
+//!   be constrained by a grammar ([`ChatRequest::grammar`]).
+//!
 //! The interface is synchronous ([`Provider::chat`]): callers are episode loops, and
 //! the HTTP provider drives its own small tokio runtime.
 
 pub mod cache;
+#[cfg(feature = "local")]
+pub mod local;
 pub mod openai;
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +68,11 @@ pub struct ChatRequest {
     /// Sample index (for best-of-N: different samples of the same prompt are cached
     /// apart).
     pub sample: u32,
+    /// A GBNF grammar the reply must follow (root rule `root`). The local model
+    /// enforces it while decoding; HTTP providers do not send it. Absent from the
+    /// cache key when unset, so older cache entries still match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grammar: Option<String>,
 }
 
 /// A chat response.
@@ -124,6 +135,20 @@ pub enum LlmError {
         key: String,
         /// Cache directory.
         dir: String,
+    },
+    /// The local model file is missing, corrupt or cannot be loaded.
+    #[error("model {path}: {message}")]
+    Model {
+        /// The file.
+        path: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The local engine failed while generating.
+    #[error("local model: {message}")]
+    Generation {
+        /// What failed.
+        message: String,
     },
     /// Reading or writing the cache failed.
     #[error("cache {path}: {message}")]

@@ -44,6 +44,7 @@ fn req() -> ChatRequest {
         temperature: 0.0,
         max_tokens: 64,
         sample: 0,
+        grammar: None,
     }
 }
 

@@ -1,0 +1,662 @@
+//! The embedded local model: a GGUF file run in-process by llama.cpp (crate
+//! `llama-cpp-2`), on the CPU, with no server and no key.
+//!
+//! * The chat template is the model's own (from the GGUF metadata).
+//! * Decoding can be constrained by a GBNF grammar ([`ChatRequest::grammar`]): the
+//!   sampler first draws from the unconstrained distribution and only filters the whole
+//!   vocabulary when the draw breaks the grammar (llama.cpp's own fast path), so the
+//!   constraint costs little when the model already agrees with it.
+//! * Tokens stream to an optional callback ([`LocalProvider::with_progress`]).
+//! * Model files are checked by sha256 once and the result is remembered next to the
+//!   file (`FILE.verified`, keyed by size and modification time), so a corrupt or
+//!   truncated download is caught without rehashing 500 MB on every run.
+
+use std::fs;
+use std::io::Read;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Instant, UNIX_EPOCH};
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::token::LlamaToken;
+use sha2::{Digest, Sha256};
+
+use crate::{ChatRequest, ChatResponse, LlmError, Provider};
+
+/// A model cap knows by name: where the set-up step puts it and what it must hash to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownModel {
+    /// Short name (`--llm-model qwen2.5-coder-0.5b`).
+    pub name: &'static str,
+    /// File name in the data directory's `llm/` folder.
+    pub file: &'static str,
+    /// Size in bytes.
+    pub size: u64,
+    /// sha256 of the file.
+    pub sha256: &'static str,
+    /// What it is, for messages.
+    pub description: &'static str,
+}
+
+/// The default model: Qwen2.5-Coder-0.5B-Instruct (GGUF, from PyPI; models/README.md).
+pub const QWEN_CODER_05B: KnownModel = KnownModel {
+    name: "qwen2.5-coder-0.5b",
+    file: "qwen2.5-coder-0.5b-instruct.gguf",
+    size: 491_400_064,
+    sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    description: "Qwen2.5-Coder-0.5B-Instruct",
+};
+
+/// The small test model: SmolLM2-135M-Instruct Q4_1 (too weak to write programs).
+pub const SMOLLM2_135M: KnownModel = KnownModel {
+    name: "smollm2-135m",
+    file: "smollm2-135m-instruct-q4_1.gguf",
+    size: 98_362_432,
+    sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    description: "SmolLM2-135M-Instruct Q4_1",
+};
+
+/// Every model the set-up step can fetch.
+pub const KNOWN_MODELS: [KnownModel; 2] = [QWEN_CODER_05B, SMOLLM2_135M];
+
+/// cap's data directory: `$CAP_DATA_DIR`, else `$XDG_DATA_HOME/cap`, else
+/// `~/.local/share/cap` (the same place `scripts/fetch-*.sh` install into).
+pub fn data_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("CAP_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("cap"));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/share/cap"))
+}
+
+/// Resolve `--llm-model`: a known name (or nothing, for the default) is looked up in
+/// the data directory; anything else is a path to a GGUF file.
+pub fn resolve_model(spec: Option<&str>) -> Result<(PathBuf, Option<KnownModel>), LlmError> {
+    let spec = spec.unwrap_or(QWEN_CODER_05B.name);
+    if let Some(known) = KNOWN_MODELS.iter().find(|m| m.name == spec) {
+        let dir = data_dir().ok_or_else(|| LlmError::Model {
+            path: known.file.into(),
+            message: "no data directory: set CAP_DATA_DIR or HOME".into(),
+        })?;
+        return Ok((dir.join("llm").join(known.file), Some(*known)));
+    }
+    let path = PathBuf::from(spec);
+    let known = fs::metadata(&path)
+        .ok()
+        .and_then(|m| KNOWN_MODELS.iter().find(|k| k.size == m.len()).copied());
+    Ok((path, known))
+}
+
+/// Settings of the local engine.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// The GGUF file.
+    pub model: PathBuf,
+    /// What the file must be, when it is one of [`KNOWN_MODELS`] (checked by sha256).
+    pub known: Option<KnownModel>,
+    /// CPU threads (default: all cores).
+    pub threads: u32,
+    /// Context window in tokens (prompt + answer).
+    pub context: u32,
+    /// Base seed for sampling (combined with the request's sample index).
+    pub seed: u32,
+}
+
+impl LocalConfig {
+    /// Defaults for a model file: all cores, a 4096-token window, seed 0.
+    pub fn new(model: PathBuf, known: Option<KnownModel>) -> Self {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(2);
+        Self {
+            model,
+            known,
+            threads,
+            context: 4096,
+            seed: 0,
+        }
+    }
+}
+
+/// What the progress callback hears while a reply is generated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalEvent {
+    /// The prompt has been read.
+    Prompt {
+        /// Prompt tokens.
+        tokens: usize,
+        /// Seconds it took.
+        seconds: f64,
+    },
+    /// One more token of the reply.
+    Token {
+        /// Its text (may be empty in the middle of a multi-byte character).
+        text: String,
+        /// Tokens generated so far.
+        count: usize,
+        /// Seconds since generation began.
+        seconds: f64,
+    },
+    /// The reply is complete.
+    Done(LocalStats),
+}
+
+/// Timings of one reply.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LocalStats {
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Seconds spent reading the prompt.
+    pub prompt_seconds: f64,
+    /// Tokens generated.
+    pub tokens: usize,
+    /// Seconds spent generating them.
+    pub seconds: f64,
+    /// Draws the grammar rejected (then redrawn over the filtered vocabulary).
+    pub grammar_redraws: usize,
+}
+
+impl LocalStats {
+    /// Prompt tokens per second.
+    pub fn prompt_rate(&self) -> f64 {
+        rate(self.prompt_tokens, self.prompt_seconds)
+    }
+    /// Generated tokens per second.
+    pub fn rate(&self) -> f64 {
+        rate(self.tokens, self.seconds)
+    }
+}
+
+fn rate(n: usize, s: f64) -> f64 {
+    if s > 0.0 {
+        n as f64 / s
+    } else {
+        0.0
+    }
+}
+
+type Callback = Arc<dyn Fn(&LocalEvent) + Send + Sync>;
+
+/// llama.cpp's backend may be initialised once per process.
+fn backend() -> Result<&'static LlamaBackend, LlmError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            // llama.cpp logs every tensor at load; cap reports what matters itself.
+            if std::env::var_os("CAP_LLAMA_LOG").is_none() {
+                b.void_logs();
+            }
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(|e| LlmError::Generation {
+            message: format!("llama.cpp backend: {e}"),
+        })
+}
+
+/// The embedded model as a [`Provider`].
+pub struct LocalProvider {
+    model: LlamaModel,
+    config: LocalConfig,
+    id: String,
+    name: String,
+    /// One generation at a time: both cores serve one reply.
+    busy: Mutex<()>,
+    progress: Option<Callback>,
+    last: Mutex<LocalStats>,
+}
+
+impl std::fmt::Debug for LocalProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalProvider")
+            .field("id", &self.id)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn model_err(path: &Path, message: impl Into<String>) -> LlmError {
+    LlmError::Model {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+const FETCH_HINT: &str = "run `bash scripts/fetch-llm.sh` (setup.sh does) to download it from PyPI";
+
+/// Check a model file: present, a GGUF, and (for a known model) the right size and
+/// sha256. Returns the file's sha256.
+pub fn verify_model(path: &Path, known: Option<KnownModel>) -> Result<String, LlmError> {
+    let meta = fs::metadata(path).map_err(|e| {
+        let hint = if known.is_some() {
+            FETCH_HINT
+        } else {
+            "check --llm-model"
+        };
+        model_err(path, format!("cannot read the model file ({e}); {hint}"))
+    })?;
+    let mut magic = [0u8; 4];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(|e| model_err(path, format!("cannot read the model file: {e}")))?;
+    if &magic != b"GGUF" {
+        return Err(model_err(
+            path,
+            "not a GGUF file (its first bytes are not \"GGUF\")",
+        ));
+    }
+    if let Some(k) = known {
+        if meta.len() != k.size {
+            return Err(model_err(
+                path,
+                format!(
+                    "{} should be {} bytes but is {} (an interrupted download?); delete it and {FETCH_HINT}",
+                    k.description,
+                    k.size,
+                    meta.len()
+                ),
+            ));
+        }
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let stamp_path = {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".verified");
+        PathBuf::from(p)
+    };
+    let stamp_key = format!("{} {}", meta.len(), mtime);
+    let remembered = fs::read_to_string(&stamp_path).ok().and_then(|s| {
+        let (key, sha) = s.trim().rsplit_once(' ')?;
+        (key == stamp_key).then(|| sha.to_string())
+    });
+    let sha = match remembered {
+        Some(sha) => sha,
+        None => {
+            let sha = sha256_file(path)?;
+            // Remembering is an optimisation: a read-only directory only costs a rehash.
+            let _ = fs::write(&stamp_path, format!("{stamp_key} {sha}\n"));
+            sha
+        }
+    };
+    if let Some(k) = known {
+        if sha != k.sha256 {
+            return Err(model_err(
+                path,
+                format!(
+                    "{} has sha256 {sha}, expected {} (corrupt); delete it and {FETCH_HINT}",
+                    k.description, k.sha256
+                ),
+            ));
+        }
+    }
+    Ok(sha)
+}
+
+fn sha256_file(path: &Path) -> Result<String, LlmError> {
+    let mut f = fs::File::open(path).map_err(|e| model_err(path, e.to_string()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| model_err(path, e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+impl LocalProvider {
+    /// Verify and load the model.
+    pub fn load(config: LocalConfig) -> Result<Self, LlmError> {
+        let sha = verify_model(&config.model, config.known)?;
+        let backend = backend()?;
+        let params = LlamaModelParams::default();
+        let model = LlamaModel::load_from_file(backend, &config.model, &params)
+            .map_err(|e| model_err(&config.model, format!("llama.cpp cannot load it: {e}")))?;
+        model
+            .chat_template(None)
+            .map_err(|e| model_err(&config.model, format!("no usable chat template: {e}")))?;
+        let name = match config.known {
+            Some(k) => k.name.to_string(),
+            None => config
+                .model
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "local".into()),
+        };
+        Ok(Self {
+            id: format!("local {name} sha256:{}", &sha[..16]),
+            model,
+            config,
+            name,
+            busy: Mutex::new(()),
+            progress: None,
+            last: Mutex::new(LocalStats::default()),
+        })
+    }
+
+    /// Hear prompt reading, every token and the end of each reply.
+    pub fn with_progress(mut self, f: impl Fn(&LocalEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// The model's short name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Timings of the last reply.
+    pub fn last_stats(&self) -> LocalStats {
+        self.last.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// Tokenise text as the model does (for prompt budgeting).
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.model
+            .vocab()
+            .tokenize(text.as_bytes(), false, true)
+            .len()
+    }
+
+    fn emit(&self, ev: LocalEvent) {
+        if let Some(p) = &self.progress {
+            p(&ev);
+        }
+    }
+
+    fn generate(&self, req: &ChatRequest) -> Result<(String, LocalStats), LlmError> {
+        let gen_err = |message: String| LlmError::Generation { message };
+        let template = self
+            .model
+            .chat_template(None)
+            .map_err(|e| gen_err(format!("chat template: {e}")))?;
+        let messages = req
+            .messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| gen_err(format!("a message cannot be passed to llama.cpp: {e}")))?;
+        let prompt = self
+            .model
+            .apply_chat_template(&template, &messages, true)
+            .map_err(|e| gen_err(format!("chat template: {e}")))?;
+        let vocab = self.model.vocab();
+        let tokens = vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true);
+        let budget = req.max_tokens as usize;
+        let window = self.config.context as usize;
+        if tokens.len() + 1 >= window {
+            return Err(gen_err(format!(
+                "the prompt is {} tokens, more than the {window}-token context window",
+                tokens.len()
+            )));
+        }
+        let max_new = budget.min(window - tokens.len() - 1);
+        let threads = self.config.threads.max(1) as i32;
+        let n_batch = 512u32;
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(self.config.context))
+            .with_n_batch(n_batch)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let backend = backend()?;
+        let mut ctx = self
+            .model
+            .new_context(backend, params)
+            .map_err(|e| gen_err(format!("llama.cpp context: {e}")))?;
+
+        // Read the prompt in batches; only the last token's logits are needed.
+        let t0 = Instant::now();
+        let mut batch = LlamaBatch::new(n_batch as usize, 1);
+        for (c, chunk) in tokens.chunks(n_batch as usize).enumerate() {
+            batch.clear();
+            for (i, &t) in chunk.iter().enumerate() {
+                let pos = (c * n_batch as usize + i) as i32;
+                let last = c * n_batch as usize + i == tokens.len() - 1;
+                batch
+                    .add(t, pos, &[0], last)
+                    .map_err(|e| gen_err(format!("batch: {e}")))?;
+            }
+            ctx.decode(&mut batch)
+                .map_err(|e| gen_err(format!("reading the prompt: {e}")))?;
+        }
+        let mut stats = LocalStats {
+            prompt_tokens: tokens.len(),
+            prompt_seconds: t0.elapsed().as_secs_f64(),
+            ..LocalStats::default()
+        };
+        self.emit(LocalEvent::Prompt {
+            tokens: stats.prompt_tokens,
+            seconds: stats.prompt_seconds,
+        });
+
+        let seed = self
+            .config
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(req.sample);
+        let mut sampler = if req.temperature <= 0.0 {
+            LlamaSampler::greedy()
+        } else {
+            LlamaSampler::chain_simple([
+                LlamaSampler::top_k(40),
+                LlamaSampler::top_p(0.95, 1),
+                LlamaSampler::temp(req.temperature as f32),
+                LlamaSampler::dist(seed),
+            ])
+        };
+        let mut grammar = match &req.grammar {
+            Some(g) => Some(
+                LlamaSampler::grammar(&self.model, g, "root")
+                    .map_err(|e| gen_err(format!("the decoding grammar does not parse: {e}")))?,
+            ),
+            None => None,
+        };
+
+        let t1 = Instant::now();
+        let mut out: Vec<u8> = Vec::new();
+        let mut logits_at = batch.n_tokens() - 1;
+        let mut decoder = Utf8Stream::default();
+        for count in 1..=max_new {
+            let token = self.sample(&ctx, logits_at, &mut sampler, grammar.as_mut(), &mut stats);
+            if vocab.is_eog(token) {
+                break;
+            }
+            sampler.accept(token);
+            if let Some(g) = grammar.as_mut() {
+                g.accept(token);
+            }
+            let piece = vocab.token_to_piece(token, false, None);
+            out.extend_from_slice(&piece);
+            stats.tokens = count;
+            self.emit(LocalEvent::Token {
+                text: decoder.push(&piece),
+                count,
+                seconds: t1.elapsed().as_secs_f64(),
+            });
+            // Without a grammar, stop at the end of the first fenced block: the rest
+            // would be commentary nobody reads.
+            if grammar.is_none() && closes_first_fence(&out) {
+                break;
+            }
+            batch.clear();
+            let pos = (tokens.len() + count - 1) as i32;
+            batch
+                .add(token, pos, &[0], true)
+                .map_err(|e| gen_err(format!("batch: {e}")))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| gen_err(format!("generating: {e}")))?;
+            logits_at = 0;
+        }
+        stats.seconds = t1.elapsed().as_secs_f64();
+        self.emit(LocalEvent::Done(stats));
+        Ok((String::from_utf8_lossy(&out).into_owned(), stats))
+    }
+
+    /// Draw the next token. With a grammar: draw freely, and only if the grammar
+    /// rejects the draw, filter the whole vocabulary through it and draw again.
+    fn sample(
+        &self,
+        ctx: &llama_cpp_2::context::LlamaContext<'_>,
+        at: i32,
+        sampler: &mut LlamaSampler,
+        grammar: Option<&mut LlamaSampler>,
+        stats: &mut LocalStats,
+    ) -> LlamaToken {
+        let mut cands = ctx.token_data_array_ith(at);
+        let Some(grammar) = grammar else {
+            cands.apply_sampler(sampler);
+            return cands
+                .selected_token()
+                .unwrap_or_else(|| self.model.vocab().eos());
+        };
+        let mut free = cands.clone();
+        free.apply_sampler(sampler);
+        if let Some(t) = free.selected_token() {
+            let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(t, 1.0, 0.0)], false);
+            one.apply_sampler(grammar);
+            if one.data.first().is_some_and(|d| d.logit().is_finite()) {
+                return t;
+            }
+        }
+        stats.grammar_redraws += 1;
+        cands.apply_sampler(grammar);
+        cands.apply_sampler(sampler);
+        cands
+            .selected_token()
+            .unwrap_or_else(|| self.model.vocab().eos())
+    }
+}
+
+/// Whether `out` holds an opening ``` fence and a later closing one.
+fn closes_first_fence(out: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(out);
+    match text.find("```") {
+        Some(open) => text[open + 3..].contains("\n```"),
+        None => false,
+    }
+}
+
+/// Turns a stream of byte pieces into text, holding back incomplete UTF-8.
+#[derive(Debug, Default)]
+struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        match std::str::from_utf8(&self.pending) {
+            Ok(s) => {
+                let s = s.to_string();
+                self.pending.clear();
+                s
+            }
+            Err(e) if e.error_len().is_none() => {
+                // An incomplete character at the end: emit what is complete.
+                let valid = e.valid_up_to();
+                let s = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
+                self.pending.drain(..valid);
+                s
+            }
+            Err(_) => {
+                let s = String::from_utf8_lossy(&self.pending).into_owned();
+                self.pending.clear();
+                s
+            }
+        }
+    }
+}
+
+impl Provider for LocalProvider {
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let _one_at_a_time = self.busy.lock().map_err(|_| LlmError::Generation {
+            message: "an earlier generation panicked".into(),
+        })?;
+        let (content, stats) = self.generate(req)?;
+        if let Ok(mut last) = self.last.lock() {
+            *last = stats;
+        }
+        Ok(ChatResponse {
+            content,
+            tokens_in: stats.prompt_tokens as u64,
+            tokens_out: stats.tokens as u64,
+            model: self.name.clone(),
+            cached: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_stream_holds_back_partial_characters() {
+        let mut s = Utf8Stream::default();
+        let bytes = "é".as_bytes();
+        assert_eq!(s.push(&bytes[..1]), "");
+        assert_eq!(s.push(&bytes[1..]), "é");
+        assert_eq!(s.push(b"ab"), "ab");
+    }
+
+    #[test]
+    fn first_fence_closes() {
+        assert!(!closes_first_fence(b"```rhai\npick(\"a\");\n"));
+        assert!(closes_first_fence(b"```rhai\npick(\"a\");\n```"));
+        assert!(!closes_first_fence(b"no fence"));
+    }
+
+    #[test]
+    fn missing_and_foreign_files_are_typed_errors() {
+        let dir = std::env::temp_dir().join(format!("cap-llm-verify-{}", std::process::id()));
+        fs::create_dir_all(&dir).ok();
+        let missing = dir.join("nope.gguf");
+        let e = verify_model(&missing, Some(SMOLLM2_135M)).unwrap_err();
+        assert!(matches!(e, LlmError::Model { .. }), "{e}");
+        assert!(e.to_string().contains("fetch-llm.sh"), "{e}");
+
+        let not_gguf = dir.join("text.gguf");
+        fs::write(&not_gguf, b"hello world").ok();
+        let e = verify_model(&not_gguf, None).unwrap_err();
+        assert!(e.to_string().contains("not a GGUF"), "{e}");
+
+        let truncated = dir.join("short.gguf");
+        fs::write(&truncated, b"GGUF\x03\x00\x00\x00").ok();
+        let e = verify_model(&truncated, Some(SMOLLM2_135M)).unwrap_err();
+        assert!(e.to_string().contains("interrupted download"), "{e}");
+        // An unknown GGUF is accepted by the check (llama.cpp judges the rest) and
+        // its hash remembered.
+        let sha = verify_model(&truncated, None).unwrap_or_default();
+        assert_eq!(sha.len(), 64);
+        assert!(fs::read_to_string(dir.join("short.gguf.verified"))
+            .unwrap_or_default()
+            .ends_with(&format!("{sha}\n")));
+        fs::remove_dir_all(&dir).ok();
+    }
+}
