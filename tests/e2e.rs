@@ -1059,3 +1059,252 @@ fn eval_with_a_language_model_records_attempts_and_tokens() {
     assert_eq!(s["tasks"][0]["mean_attempts_to_success"], 1.0);
     assert_eq!(s["tasks"][0]["tokens_in"], 200);
 }
+
+// ---- the embedded model (needs `bash scripts/fetch-llm.sh test`; setup.sh fetches it) ----
+
+#[test]
+fn run_with_the_embedded_model_writes_a_program_under_the_grammar_and_replays_it() {
+    let out = tmp("local-run");
+    let cache = tmp("local-cache");
+    let args = [
+        "run",
+        "scenes/tabletop.toml",
+        "put the red block on the blue plate",
+        "--llm-model",
+        "smollm2-135m",
+        "--max-attempts",
+        "1",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = cap(&args);
+    // The 135M model is too weak to succeed; what matters is that it ran, was
+    // constrained, and everything was written.
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("model: smollm2-135m (embedded, llama.cpp)"),
+        "{}",
+        stderr(&o)
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let at = &r["attempts"][0];
+    assert!(at["tokens_out"].as_u64().unwrap() > 0, "{r}");
+    assert!(at["tokens_in"].as_u64().unwrap() > 500, "{r}");
+    let cand = &at["candidates"][0];
+    let program = cand["program"].as_str().unwrap();
+    assert!(!program.trim().is_empty(), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("attempts/01-0.rhai")).unwrap(),
+        program
+    );
+    // The grammar admits only API functions with their arity and the scene's objects:
+    // whatever else is wrong, the checker finds no unknown function or object.
+    for e in cand["static_errors"].as_array().unwrap() {
+        let e = e.as_str().unwrap();
+        assert!(
+            !e.contains("unknown function")
+                && !e.contains("no object named")
+                && !e.contains("argument(s), got"),
+            "the grammar let through: {e}\n{program}"
+        );
+    }
+
+    // Same request again: answered from the cache, same program.
+    let out2 = tmp("local-run2");
+    let mut args2 = args.to_vec();
+    let o2s = out2.to_str().unwrap().to_owned();
+    *args2.last_mut().unwrap() = &o2s;
+    let o2 = cap(&args2);
+    assert!(matches!(o2.status.code(), Some(0 | 1)), "{}", stderr(&o2));
+    let r2: Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r2["attempts"][0]["cached_replies"], 1, "{r2}");
+    assert_eq!(
+        r2["attempts"][0]["candidates"][0]["program"],
+        cand["program"]
+    );
+}
+
+#[test]
+fn a_missing_or_corrupt_model_is_a_clear_bad_input_error() {
+    // Default model in an empty data directory: says how to fetch it.
+    let empty = tmp("no-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cap"))
+        .current_dir(root())
+        .env("CAP_DATA_DIR", &empty)
+        .args([
+            "run",
+            "scenes/tabletop.toml",
+            "--task",
+            "red_on_blue",
+            "--out",
+        ])
+        .arg(empty.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("qwen2.5-coder-0.5b-instruct.gguf"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("fetch-llm.sh"), "{}", stderr(&o));
+
+    // A file that is not a GGUF, and a GGUF llama.cpp cannot read.
+    let bad = tmp("bad-model");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("notes.gguf"), "hello").unwrap();
+    let mut junk = b"GGUF".to_vec();
+    junk.extend_from_slice(&[0xff; 64]);
+    std::fs::write(bad.join("junk.gguf"), junk).unwrap();
+    for (file, says) in [
+        ("notes.gguf", "not a GGUF"),
+        ("junk.gguf", "llama.cpp cannot load it"),
+    ] {
+        let path = bad.join(file);
+        let o = cap(&[
+            "run",
+            "scenes/tabletop.toml",
+            "--task",
+            "red_on_blue",
+            "--llm-model",
+            path.to_str().unwrap(),
+            "--out",
+            bad.join("out").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(file), "{file}: {}", stderr(&o));
+    }
+}
+
+// ---- rerun recordings (read back with the viewer's own CLI: scripts/fetch-rerun.sh) ----
+
+fn rerun_cli() -> PathBuf {
+    if let Some(p) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("rerun"))
+            .find(|f| f.is_file())
+    }) {
+        return p;
+    }
+    cap_viz_fetched().expect("the rerun CLI: run `bash scripts/fetch-rerun.sh` (setup.sh does) or `pip install rerun-sdk==0.36.3`")
+}
+
+fn cap_viz_fetched() -> Option<PathBuf> {
+    let data = std::env::var_os("CAP_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("cap")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/cap")))?;
+    let bin = data.join("rerun/rerun");
+    bin.is_file().then_some(bin)
+}
+
+fn rerun(args: &[&str]) -> (bool, String) {
+    let o = Command::new(rerun_cli())
+        .args(args)
+        .output()
+        .expect("rerun runs");
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+#[test]
+fn exec_records_a_run_that_the_rerun_cli_reads_back() {
+    let out = tmp("rrd-exec");
+    let rrd = out.join("run.rrd");
+    let o = cap(&[
+        "exec",
+        "scenes/tabletop.toml",
+        "examples/policies/red_on_blue.rhai",
+        "--task",
+        "red_on_blue",
+        "--seed",
+        "3",
+        "--inspector",
+        "geometric",
+        "--out",
+        out.to_str().unwrap(),
+        "--save",
+        rrd.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(rrd.is_file());
+    let (ok, text) = rerun(&["rrd", "verify", rrd.to_str().unwrap()]);
+    assert!(ok, "rerun rrd verify: {text}");
+    let (ok, text) = rerun(&["rrd", "print", "-vvv", rrd.to_str().unwrap()]);
+    assert!(ok, "rerun rrd print: {text}");
+    for entity in [
+        "/world/table",
+        "/world/objects/red_block",
+        "/world/objects/blue_plate",
+        "/world/robot/link3",
+        "/world/robot/hand",
+        "/world/robot/tcp_path",
+        "/world/robot/planned_path",
+        "/world/robot/gripper_opening",
+        "/camera/front/rgb",
+        "/camera/front/depth",
+        "/camera/front/segmentation",
+        "/camera/front/verdicts",
+        "/trace",
+        "/program",
+        "/report",
+    ] {
+        assert!(
+            text.contains(entity),
+            "{entity} missing from the recording:\n{}",
+            &text[..text.len().min(4000)]
+        );
+    }
+    for timeline in ["sim_time", "step", "attempt"] {
+        assert!(text.contains(timeline), "timeline {timeline} missing");
+    }
+    // The program text and a checkpoint verdict are in it.
+    assert!(text.contains("place_on"), "program text missing");
+    assert!(
+        text.contains("the red block is on the blue plate"),
+        "checkpoint missing"
+    );
+}
+
+#[test]
+fn recording_is_off_by_default_and_a_bad_sink_is_a_clear_error() {
+    let out = tmp("rrd-none");
+    let o = cap(&[
+        "exec",
+        "scenes/tabletop.toml",
+        "examples/policies/red_on_blue.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e
+        .unwrap()
+        .path()
+        .to_string_lossy()
+        .ends_with(".rrd")));
+    // A file that cannot be created: exit 2, and the report still written.
+    let o = cap(&[
+        "exec",
+        "scenes/tabletop.toml",
+        "examples/policies/red_on_blue.rhai",
+        "--out",
+        out.to_str().unwrap(),
+        "--save",
+        "/proc/no/such/dir/run.rrd",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("rerun"), "{}", stderr(&o));
+    assert!(out.join("report.json").is_file());
+}

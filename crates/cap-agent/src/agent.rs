@@ -28,6 +28,9 @@ pub struct RunConfig {
     pub samples: u32,
     /// Sampling temperature (0 for one sample; raised for best-of-N).
     pub temperature: f64,
+    /// Least temperature for repairs: greedy decoding of a small model tends to hand
+    /// back the program it was asked to fix; some randomness lets repairs explore.
+    pub repair_temperature: f64,
     /// Most tokens per reply.
     pub max_tokens: u32,
     /// How deep undefined helpers are generated recursively.
@@ -49,6 +52,7 @@ impl Default for RunConfig {
             threshold: 0.5,
             samples: 1,
             temperature: 0.0,
+            repair_temperature: 0.0,
             max_tokens: 1024,
             helper_depth: 2,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
@@ -220,10 +224,17 @@ impl<'a> Agent<'a> {
                 Message::system(fill(&self.prompts.system, &[("api", &self.api)])),
                 Message::user(user),
             ],
-            temperature: if cfg.samples > 1 {
-                cfg.temperature.max(0.7)
-            } else {
-                cfg.temperature
+            temperature: {
+                let t = if cfg.samples > 1 {
+                    cfg.temperature.max(0.7)
+                } else {
+                    cfg.temperature
+                };
+                if acc.kind == "repair" {
+                    t.max(cfg.repair_temperature)
+                } else {
+                    t
+                }
             },
             max_tokens: cfg.max_tokens,
             sample,
@@ -285,7 +296,15 @@ impl<'a> Agent<'a> {
         Ok((program, errors))
     }
 
-    fn evaluate(&self, program: &str, cfg: &RunConfig) -> Vec<(SeedOutcome, Option<Attribution>)> {
+    /// Run `program` on every seed; the first seed's episode goes to the recorder (if
+    /// any), tagged with `attempt` and `sample`.
+    fn evaluate(
+        &self,
+        program: &str,
+        cfg: &RunConfig,
+        attempt: u32,
+        sample: u32,
+    ) -> Vec<(SeedOutcome, Option<Attribution>)> {
         let seeds = &cfg.seeds;
         let next = std::sync::atomic::AtomicUsize::new(0);
         let out: std::sync::Mutex<Vec<Option<SeedResult>>> =
@@ -295,7 +314,14 @@ impl<'a> Agent<'a> {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(&seed) = seeds.get(i) else { break };
-                    let r = self.run_seed(program, seed, cfg);
+                    let mut opts = cfg.episode.clone();
+                    if i == 0 {
+                        opts.attempt = attempt;
+                        opts.label = format!("attempt {attempt}, sample {sample}, seed {seed}");
+                    } else {
+                        opts.recorder = None;
+                    }
+                    let r = self.run_seed(program, seed, &opts);
                     if let Ok(mut o) = out.lock() {
                         o[i] = Some(r);
                     }
@@ -313,7 +339,7 @@ impl<'a> Agent<'a> {
         &self,
         program: &str,
         seed: u64,
-        cfg: &RunConfig,
+        opts: &EpisodeOptions,
     ) -> (SeedOutcome, Option<Attribution>) {
         let world = match World::new(Arc::clone(&self.scene), seed) {
             Ok(w) => w,
@@ -337,7 +363,7 @@ impl<'a> Agent<'a> {
                 return (o, Some(a));
             }
         };
-        let ep = run_episode(world, program, self.task.as_ref(), &cfg.episode);
+        let ep = run_episode(world, program, self.task.as_ref(), opts);
         let checkpoints: Vec<(String, Answer)> = ep
             .trace
             .iter()
@@ -399,7 +425,7 @@ impl<'a> Agent<'a> {
                 failure_report: None,
             });
         }
-        let results = self.evaluate(&program, cfg);
+        let results = self.evaluate(&program, cfg, acc.attempt, sample);
         let per_seed: Vec<(u64, Option<Attribution>)> =
             results.iter().map(|(o, a)| (o.seed, a.clone())).collect();
         let ok = results.iter().filter(|(o, _)| o.success).count();

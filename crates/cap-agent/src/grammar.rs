@@ -1,7 +1,7 @@
 //! Decoding constraints for local models ("monitor-guided decoding"): a GBNF grammar,
 //! generated from the API registry and the scene, that admits only a fenced rhai
-//! program in the subset the examples use — `let`, assignments, `for`, `if`/`else`,
-//! expressions, comments — whose calls are API functions with their arity and whose
+//! program in the subset the examples use — `let`, assignments, `for`, `if`/`else`
+//! (nested three deep, indented by four spaces), expressions, comments — whose calls are API functions with their arity and whose
 //! object-name arguments are the scene's object names (or variables and calls).
 //!
 //! A model decoding under it cannot misspell a function, invent an object, call a
@@ -35,26 +35,37 @@ fn rule(name: &str) -> String {
 pub fn program_grammar(scene: &Scene) -> String {
     let mut g = String::new();
     g.push_str(
-        r#"root ::= "```rhai\n" line+ "```"
-line ::= indent (stmt | comment)? "\n"
-indent ::= " "{0,12}
-comment ::= "// " [^\n]*
-stmt ::= let | assign | call ";" | for | if
+        r#"root ::= "```rhai\n" line0{1,48} "```"
+line0 ::= (stmt0 | comment)? "\n"
+line1 ::= "    " (stmt1 | comment) "\n"
+line2 ::= "        " (stmt2 | comment) "\n"
+line3 ::= "            " (stmt | comment) "\n"
+comment ::= "// " [^\n]{0,100}
+stmt0 ::= stmt | for0 | if0
+stmt1 ::= stmt | for1 | if1
+stmt2 ::= stmt | for2 | if2
+block0 ::= " {\n" line1{1,24} "}"
+block1 ::= " {\n" line2{1,24} "    }"
+block2 ::= " {\n" line3{1,24} "        }"
+for0 ::= "for " var " in " expr block0
+for1 ::= "for " var " in " expr block1
+for2 ::= "for " var " in " expr block2
+if0 ::= "if " expr block0 (" else" block0)?
+if1 ::= "if " expr block1 (" else" block1)?
+if2 ::= "if " expr block2 (" else" block2)?
+stmt ::= let | assign | call ";" | "continue;" | "break;"
 let ::= "let " var " = " expr ";"
 assign ::= var index? (" = " | " += " | " -= ") expr ";"
-block ::= " {\n" line+ indent "}"
-for ::= "for " var " in " expr block
-if ::= "if " expr block (" else" (block | " " if))?
 expr ::= unary (binop unary)*
-binop ::= " + " | " - " | " * " | " / " | " == " | " != " | " < " | " > " | " <= " | " >= " | " && " | " || "
+binop ::= ".." | " + " | " - " | " * " | " / " | " == " | " != " | " < " | " > " | " <= " | " >= " | " && " | " || "
 unary ::= ("!" | "-")? atom postfix*
 postfix ::= index | "." [a-z_]{1,16} ("()")?
 index ::= "[" expr "]"
 atom ::= call | text | number | var | array | "(" expr ")" | "true" | "false"
 array ::= "[" (expr (", " expr)*)? "]"
-number ::= [0-9]{1,4} ("." [0-9]{1,4})?
+number ::= [0-9]{1,4} ("." [0-9]{1,4})? ("e" "-"? [0-9]{1,2})?
 var ::= [a-z_] [a-z0-9_]{0,24}
-text ::= "\"" [^"\n\\`]* "\"" | "`" ([^`$\n\\] | "${" expr "}")* "`"
+text ::= "\"" [^"\n\\`]{0,80} "\"" | "`" ([^`$\n\\] | "${" expr "}"){0,80} "`"
 obj-arg ::= obj | var postfix* | call postfix*
 which-arg ::= "\"top\"" | "\"center\"" | "\"bottom\"" | "\"inside\"" | "\"left\"" | "\"right\"" | "\"front\"" | "\"back\"" | var
 "#,

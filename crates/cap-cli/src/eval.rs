@@ -82,6 +82,10 @@ pub struct Args {
     /// Output directory (results.jsonl, summary.json, summary.md).
     #[arg(long, default_value = "runs/eval")]
     pub out: PathBuf,
+    /// Record these episodes for the rerun viewer, as OUT/recordings/TASK-SEED.rrd
+    /// (`TASK:SEED`, repeatable; `all` records every episode). Off by default.
+    #[arg(long = "record", value_name = "TASK:SEED")]
+    pub record: Vec<String>,
     /// Run only slice I of N (0-based), deterministic: episode k belongs to shard k mod N.
     #[arg(long)]
     pub shard: Option<String>,
@@ -97,6 +101,10 @@ pub struct Args {
     /// Model id.
     #[arg(long, env = "CAP_LLM_MODEL")]
     pub model: Option<String>,
+    /// The embedded model used when no endpoint is given (suites without `programs`):
+    /// `qwen2.5-coder-0.5b` (default), `smollm2-135m`, or a GGUF path.
+    #[arg(long, env = "CAP_LLM_LOCAL")]
+    pub llm_model: Option<String>,
     /// Attempts per episode with a model.
     #[arg(long, default_value_t = 5)]
     pub max_attempts: u32,
@@ -201,25 +209,32 @@ pub fn run(a: &Args) -> Result<u8> {
 
     // The policy source.
     let programs = suite.programs.as_ref().map(|p| base.join(p));
+    let cache_dir = a
+        .cache
+        .clone()
+        .unwrap_or_else(|| cap_vision::runtime::data_dir().join("llm-cache"));
+    let mut local = false;
     let provider: Option<CachedProvider> = match (&programs, &a.base_url, &a.model) {
         (Some(_), _, _) => None,
         (None, Some(url), Some(model)) => {
             let inner = OpenAiProvider::new(OpenAiConfig::new(url, model))?;
-            let dir = a
-                .cache
-                .clone()
-                .unwrap_or_else(|| cap_vision::runtime::data_dir().join("llm-cache"));
             Some(CachedProvider::new(
                 Some(Box::new(inner)),
                 format!("model {model}"),
-                dir,
+                cache_dir,
                 false,
             ))
         }
+        (None, None, None) => {
+            // The embedded model; its episodes take turns on it (one reply at a time).
+            let p = crate::run::load_local(a.llm_model.as_deref(), None, 4096, None)?;
+            local = true;
+            let id = p.id();
+            Some(CachedProvider::new(Some(Box::new(p)), id, cache_dir, false))
+        }
         (None, _, _) => {
             return Err(Bad(
-                "the suite has no `programs`: pass --base-url and --model for a language model"
-                    .into(),
+                "--base-url and --model go together (or CAP_LLM_URL and CAP_LLM_MODEL)".into(),
             )
             .into())
         }
@@ -258,13 +273,22 @@ pub fn run(a: &Args) -> Result<u8> {
                 let Some((scene, task, seed)) = mine.get(k) else {
                     break;
                 };
+                let recording = (a
+                    .record
+                    .iter()
+                    .any(|r| r == "all" || *r == format!("{task}:{seed}")))
+                .then(|| a.out.join("recordings").join(format!("{task}-{seed}.rrd")));
                 let r = episode(
                     scene,
                     task,
                     *seed,
                     programs.as_deref(),
-                    provider.as_ref().map(|p| p as &dyn Provider),
-                    a.max_attempts,
+                    Model {
+                        provider: provider.as_ref().map(|p| p as &dyn Provider),
+                        max_attempts: a.max_attempts,
+                        local,
+                    },
+                    recording.as_deref(),
                 );
                 match r {
                     Ok(r) => {
@@ -300,16 +324,48 @@ pub fn run(a: &Args) -> Result<u8> {
     Ok(0)
 }
 
+/// The language model side of an episode (suites without programs).
+struct Model<'a> {
+    provider: Option<&'a dyn Provider>,
+    max_attempts: u32,
+    /// The embedded model: constrained decoding, warmer repairs.
+    local: bool,
+}
+
 fn episode(
     scene: &Arc<Scene>,
     task: &str,
     seed: u64,
     programs: Option<&Path>,
-    provider: Option<&dyn Provider>,
-    max_attempts: u32,
+    model: Model<'_>,
+    recording: Option<&Path>,
 ) -> Result<Result1> {
+    let Model {
+        provider,
+        max_attempts,
+        local,
+    } = model;
     let t = Instant::now();
     let spec = scene.task(task).cloned().context("task vanished")?;
+    let recorder = match recording {
+        Some(path) => {
+            if let Some(d) = path.parent() {
+                std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            }
+            Some(cap_viz::Recorder::new(
+                &format!("cap eval {task} seed {seed}"),
+                &[cap_viz::Sink::Save(path.to_path_buf())],
+            )?)
+        }
+        None => None,
+    };
+    let episode_opts = EpisodeOptions {
+        recorder: recorder.as_ref().map(|r| {
+            cap_viz::EpisodeLog::new(Arc::clone(r), None) as cap_script::run::SharedRecorder
+        }),
+        label: format!("{task} seed {seed}"),
+        ..EpisodeOptions::default()
+    };
     let mut r = Result1 {
         scene: scene.name.clone(),
         task: task.to_owned(),
@@ -330,7 +386,7 @@ fn episode(
             let source = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let world = World::new(Arc::clone(scene), seed)?;
-            let ep = run_episode(world, &source, Some(&spec), &EpisodeOptions::default());
+            let ep = run_episode(world, &source, Some(&spec), &episode_opts);
             r.success = ep.success == Some(true);
             r.sim_time_s = ep.world.sim_time_s();
             if let Some(at) = attribute(&ep, Some(&spec.success)) {
@@ -351,6 +407,9 @@ fn episode(
                 seeds: vec![seed],
                 max_attempts,
                 threads: 1,
+                constrain: local,
+                episode: episode_opts.clone(),
+                repair_temperature: if local { 0.7 } else { 0.0 },
                 ..RunConfig::default()
             };
             let rep = agent.run(&cfg, &|_| {});
@@ -372,6 +431,10 @@ fn episode(
         (None, None) => anyhow::bail!("no policy source"),
     }
     r.wall_s = t.elapsed().as_secs_f64();
+    if let Some(rec) = &recorder {
+        rec.log_report(&serde_json::to_string_pretty(&r)?);
+        rec.finish()?;
+    }
     Ok(r)
 }
 

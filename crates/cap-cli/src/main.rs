@@ -6,6 +6,7 @@
 
 mod bench;
 mod eval;
+mod record;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,8 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         inspect: InspectArgs,
+        #[command(flatten)]
+        record: record::RecordArgs,
     },
     /// Print the script API reference (the text a model is shown).
     Api,
@@ -242,7 +245,16 @@ fn main() -> ExitCode {
             seed,
             out,
             inspect,
-        } => exec(&scene, &program, task.as_deref(), seed, &out, &inspect),
+            record,
+        } => exec(
+            &scene,
+            &program,
+            task.as_deref(),
+            seed,
+            &out,
+            &inspect,
+            &record,
+        ),
         Command::Eval { action, args } => match action {
             Some(EvalAction::Merge { out, shards }) => eval::merge(&out, &shards),
             None => eval::run(&args),
@@ -521,6 +533,7 @@ fn exec(
     seed: u64,
     out: &Path,
     inspect: &InspectArgs,
+    record: &record::RecordArgs,
 ) -> Result<u8> {
     let wall = Instant::now();
     let base = json!({
@@ -577,9 +590,21 @@ fn exec(
     } else {
         None
     };
+    let what = task_spec
+        .as_ref()
+        .map_or("program".to_owned(), |t| t.name.clone());
+    let recorder = match record.recorder(&format!("cap exec {what} seed {seed}")) {
+        Ok(r) => r,
+        Err(e) => return invalid(out, base, &e.to_string()),
+    };
     let opts = EpisodeOptions {
         monitor,
         checkpoint_on_subgoal: inspect.checkpoint_on_subgoal,
+        recorder: recorder.as_ref().map(|r| {
+            cap_viz::EpisodeLog::new(Arc::clone(r), Some(out.to_path_buf()))
+                as cap_script::run::SharedRecorder
+        }),
+        label: format!("{} seed {seed}", program_path.display()),
         ..EpisodeOptions::default()
     };
     let episode = run_episode(world, &source, task_spec.as_ref(), &opts);
@@ -650,10 +675,14 @@ fn exec(
         .collect::<Vec<_>>());
     report["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
     let digest = write_outputs(out, &report, &episode.trace)?;
+    if let Some(r) = &recorder {
+        r.log_report(&serde_json::to_string_pretty(&report)?);
+        r.finish()?;
+        if let Some(p) = &record.save {
+            println!("recording: {} (view: rerun {})", p.display(), p.display());
+        }
+    }
 
-    let what = task_spec
-        .as_ref()
-        .map_or("program".to_owned(), |t| t.name.clone());
     println!(
         "{what} (seed {seed}): {status} — {calls} calls, {:.2} s simulated, {:.3} s wall; trace {} ({})",
         episode.world.sim_time_s(),

@@ -76,6 +76,10 @@ pub struct Args {
     /// and the scene's object names).
     #[arg(long)]
     pub no_constrain: bool,
+    /// Least sampling temperature for repairs (default: 0.7 with the embedded model,
+    /// 0 with an endpoint).
+    #[arg(long)]
+    pub repair_temperature: Option<f64>,
     /// HTTP timeout per request, seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
@@ -84,6 +88,8 @@ pub struct Args {
     pub out: PathBuf,
     #[command(flatten)]
     pub inspect: InspectArgs,
+    #[command(flatten)]
+    pub record: crate::record::RecordArgs,
 }
 
 fn norm(s: &str) -> String {
@@ -103,42 +109,50 @@ fn say(pb: &indicatif::ProgressBar, line: String) {
     }
 }
 
-/// The embedded model, loaded with a progress line that streams its tokens.
-fn local_provider(a: &Args, pb: &indicatif::ProgressBar) -> Result<LocalProvider> {
-    let (path, known) = resolve_model(a.llm_model.as_deref()).map_err(|e| Bad(e.to_string()))?;
+/// Load the embedded model (`spec`: a known name or a GGUF path; none: the default);
+/// with a progress bar, it shows loading and streams its tokens there.
+pub fn load_local(
+    spec: Option<&str>,
+    threads: Option<u32>,
+    context: u32,
+    pb: Option<&indicatif::ProgressBar>,
+) -> Result<LocalProvider> {
+    let (path, known) = resolve_model(spec).map_err(|e| Bad(e.to_string()))?;
     let mut cfg = LocalConfig::new(path, known);
-    if let Some(t) = a.llm_threads {
+    if let Some(t) = threads {
         cfg.threads = t.max(1);
     }
-    cfg.context = a.llm_context.max(256);
-    pb.set_message(format!("loading {}", cfg.model.display()));
+    cfg.context = context.max(256);
+    let p = LocalProvider::load(cfg).map_err(|e| Bad(e.to_string()))?;
+    let Some(pb) = pb else {
+        return Ok(p);
+    };
     let bar = pb.clone();
-    let p = LocalProvider::load(cfg)
-        .map_err(|e| Bad(e.to_string()))?
-        .with_progress(move |ev| match ev {
-            LocalEvent::Prompt { tokens, seconds } => bar.set_message(format!(
-                "read the prompt: {tokens} tokens in {seconds:.1} s; writing…"
-            )),
-            LocalEvent::Token { count, seconds, .. } => bar.set_message(format!(
-                "writing: {count} tokens, {:.1} tokens/s",
-                *count as f64 / seconds.max(1e-9)
-            )),
-            LocalEvent::Done(s) => say(
-                &bar,
-                format!(
-                    "  model: {} prompt tokens at {:.0}/s, {} tokens at {:.1}/s{}",
-                    s.prompt_tokens,
-                    s.prompt_rate(),
-                    s.tokens,
-                    s.rate(),
-                    if s.grammar_redraws > 0 {
-                        format!(", {} draws redone under the grammar", s.grammar_redraws)
-                    } else {
-                        String::new()
-                    }
-                ),
+    let p = p.with_progress(move |ev| match ev {
+        LocalEvent::Prompt { tokens, seconds } => bar.set_message(format!(
+            "read the prompt: {tokens} tokens in {seconds:.1} s; writing…"
+        )),
+        LocalEvent::Token { count, seconds, .. } => bar.set_message(format!(
+            "writing: {count} tokens, {:.1} tokens/s",
+            *count as f64 / seconds.max(1e-9)
+        )),
+        LocalEvent::Done(s) => say(
+            &bar,
+            format!(
+                "  model: {} prompt tokens ({} already in the cache) read at {:.0}/s, {} tokens written at {:.1}/s{}",
+                s.prompt_tokens,
+                s.prompt_reused,
+                s.prompt_rate(),
+                s.tokens,
+                s.rate(),
+                if s.grammar_redraws > 0 {
+                    format!(", {} draws redone under the grammar", s.grammar_redraws)
+                } else {
+                    String::new()
+                }
             ),
-        });
+        ),
+    });
     say(pb, format!("model: {} (embedded, llama.cpp)", p.name()));
     Ok(p)
 }
@@ -200,7 +214,13 @@ pub fn run(a: &Args) -> Result<u8> {
                 .into())
             }
             (None, None) => {
-                let p = local_provider(a, &pb)?;
+                pb.set_message("loading the embedded model");
+                let p = load_local(
+                    a.llm_model.as_deref(),
+                    a.llm_threads,
+                    a.llm_context,
+                    Some(&pb),
+                )?;
                 let id = p.id();
                 (Some(Box::new(p)), id, true)
             }
@@ -215,14 +235,30 @@ pub fn run(a: &Args) -> Result<u8> {
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let monitor = a.inspect.monitor(&a.out).map_err(|e| Bad(e.to_string()))?;
+    let recorder = a
+        .record
+        .recorder(&format!(
+            "cap run {}",
+            task.as_ref()
+                .map_or(instruction.as_str(), |t| t.name.as_str())
+        ))
+        .map_err(|e| Bad(e.to_string()))?;
     let cfg = RunConfig {
         seeds: (0..a.seeds).collect(),
         max_attempts: a.max_attempts.max(1),
         threshold: a.threshold,
         samples: a.samples.max(1),
         constrain: local && !a.no_constrain,
+        repair_temperature: a
+            .repair_temperature
+            .unwrap_or(if local { 0.7 } else { 0.0 })
+            .clamp(0.0, 2.0),
         episode: cap_script::EpisodeOptions {
             monitor,
+            recorder: recorder.as_ref().map(|r| {
+                cap_viz::EpisodeLog::new(Arc::clone(r), Some(a.out.clone()))
+                    as cap_script::run::SharedRecorder
+            }),
             ..Default::default()
         },
         ..RunConfig::default()
@@ -279,6 +315,13 @@ pub fn run(a: &Args) -> Result<u8> {
     full["tokens_in"] = json!(report.attempts.iter().map(|x| x.tokens_in).sum::<u64>());
     full["tokens_out"] = json!(report.attempts.iter().map(|x| x.tokens_out).sum::<u64>());
     std::fs::write(a.out.join("report.json"), serde_json::to_vec_pretty(&full)?)?;
+    if let Some(r) = &recorder {
+        r.log_report(&serde_json::to_string_pretty(&full)?);
+        r.finish()?;
+        if let Some(p) = &a.record.save {
+            println!("recording: {} (view: rerun {})", p.display(), p.display());
+        }
+    }
 
     println!(
         "{}: {} after {} attempt(s); best success rate {:.0}% over {} seed(s); {}",

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, UNIX_EPOCH};
 
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -158,6 +159,8 @@ pub enum LocalEvent {
 pub struct LocalStats {
     /// Prompt tokens.
     pub prompt_tokens: usize,
+    /// Of those, tokens already in the KV cache from the previous reply (not read again).
+    pub prompt_reused: usize,
     /// Seconds spent reading the prompt.
     pub prompt_seconds: f64,
     /// Tokens generated.
@@ -169,9 +172,9 @@ pub struct LocalStats {
 }
 
 impl LocalStats {
-    /// Prompt tokens per second.
+    /// Prompt tokens read per second (reused ones not counted).
     pub fn prompt_rate(&self) -> f64 {
-        rate(self.prompt_tokens, self.prompt_seconds)
+        rate(self.prompt_tokens - self.prompt_reused, self.prompt_seconds)
     }
     /// Generated tokens per second.
     pub fn rate(&self) -> f64 {
@@ -188,6 +191,21 @@ fn rate(n: usize, s: f64) -> f64 {
 }
 
 type Callback = Arc<dyn Fn(&LocalEvent) + Send + Sync>;
+
+/// Where a text leaves a grammar ([`LocalProvider::grammar_accepts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrammarRefusal {
+    /// Byte offset of the first refused token.
+    pub offset: usize,
+    /// What was refused, with the text before it.
+    pub message: String,
+}
+
+/// A llama.cpp context and the tokens its KV cache holds (sequence 0).
+struct Session {
+    ctx: LlamaContext<'static>,
+    tokens: Vec<LlamaToken>,
+}
 
 /// llama.cpp's backend may be initialised once per process.
 fn backend() -> Result<&'static LlamaBackend, LlmError> {
@@ -209,12 +227,17 @@ fn backend() -> Result<&'static LlamaBackend, LlmError> {
 
 /// The embedded model as a [`Provider`].
 pub struct LocalProvider {
-    model: LlamaModel,
+    /// Leaked on load: the reusable context below borrows it for the life of the
+    /// process (one provider per run).
+    model: &'static LlamaModel,
     config: LocalConfig,
     id: String,
     name: String,
-    /// One generation at a time: both cores serve one reply.
-    busy: Mutex<()>,
+    /// The context kept between replies, and the tokens in its KV cache: a prompt
+    /// that shares a prefix with the last one (the system prompt and API, across
+    /// attempts and repairs) only reads the rest. Locked for a whole reply, so
+    /// generations take turns: both cores serve one reply.
+    session: Mutex<Option<Session>>,
     progress: Option<Callback>,
     last: Mutex<LocalStats>,
 }
@@ -345,12 +368,13 @@ impl LocalProvider {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "local".into()),
         };
+        let model: &'static LlamaModel = Box::leak(Box::new(model));
         Ok(Self {
             id: format!("local {name} sha256:{}", &sha[..16]),
             model,
             config,
             name,
-            busy: Mutex::new(()),
+            session: Mutex::new(None),
             progress: None,
             last: Mutex::new(LocalStats::default()),
         })
@@ -380,13 +404,48 @@ impl LocalProvider {
             .len()
     }
 
+    /// Whether `text` can be written under `grammar` (GBNF, root `root`) with this
+    /// model's tokens: tokenises it and feeds the tokens through llama.cpp's grammar
+    /// sampler. On refusal, returns the byte offset of the first refused token.
+    pub fn grammar_accepts(&self, grammar: &str, text: &str) -> Result<(), GrammarRefusal> {
+        let mut g =
+            LlamaSampler::grammar(self.model, grammar, "root").map_err(|e| GrammarRefusal {
+                offset: 0,
+                message: format!("the grammar does not parse: {e}"),
+            })?;
+        let vocab = self.model.vocab();
+        let mut offset = 0;
+        for t in vocab.tokenize(text.as_bytes(), false, false) {
+            let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(t, 1.0, 0.0)], false);
+            one.apply_sampler(&mut g);
+            let piece = vocab.token_to_piece(t, false, None);
+            if !one.data.first().is_some_and(|d| d.logit().is_finite()) {
+                return Err(GrammarRefusal {
+                    offset,
+                    message: format!(
+                        "refused {:?} after {:?}",
+                        String::from_utf8_lossy(&piece),
+                        &text[..offset.min(text.len())]
+                    ),
+                });
+            }
+            g.accept(t);
+            offset += piece.len();
+        }
+        Ok(())
+    }
+
     fn emit(&self, ev: LocalEvent) {
         if let Some(p) = &self.progress {
             p(&ev);
         }
     }
 
-    fn generate(&self, req: &ChatRequest) -> Result<(String, LocalStats), LlmError> {
+    fn generate(
+        &self,
+        session: &mut Option<Session>,
+        req: &ChatRequest,
+    ) -> Result<(String, LocalStats), LlmError> {
         let gen_err = |message: String| LlmError::Generation { message };
         let template = self
             .model
@@ -413,36 +472,67 @@ impl LocalProvider {
             )));
         }
         let max_new = budget.min(window - tokens.len() - 1);
-        let threads = self.config.threads.max(1) as i32;
-        let n_batch = 512u32;
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(self.config.context))
-            .with_n_batch(n_batch)
-            .with_n_threads(threads)
-            .with_n_threads_batch(threads);
-        let backend = backend()?;
-        let mut ctx = self
-            .model
-            .new_context(backend, params)
-            .map_err(|e| gen_err(format!("llama.cpp context: {e}")))?;
+        let n_batch = 512usize;
+        if session.is_none() {
+            let threads = self.config.threads.max(1) as i32;
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(self.config.context))
+                .with_n_batch(n_batch as u32)
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads);
+            let ctx = self
+                .model
+                .new_context(backend()?, params)
+                .map_err(|e| gen_err(format!("llama.cpp context: {e}")))?;
+            *session = Some(Session {
+                ctx,
+                tokens: Vec::new(),
+            });
+        }
+        let Some(Session {
+            ctx,
+            tokens: in_cache,
+        }) = session.as_mut()
+        else {
+            return Err(gen_err("no context".into()));
+        };
+        // Keep the shared prefix (at least one token is read, for its logits).
+        let mut keep = in_cache
+            .iter()
+            .zip(&tokens)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(tokens.len() - 1);
+        let dropped = ctx
+            .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+            .unwrap_or(false);
+        if !dropped {
+            ctx.clear_kv_cache();
+            keep = 0;
+        }
+        in_cache.truncate(keep);
 
-        // Read the prompt in batches; only the last token's logits are needed.
+        // Read the rest of the prompt in batches; only the last token's logits matter.
         let t0 = Instant::now();
-        let mut batch = LlamaBatch::new(n_batch as usize, 1);
-        for (c, chunk) in tokens.chunks(n_batch as usize).enumerate() {
+        let mut batch = LlamaBatch::new(n_batch, 1);
+        for (c, chunk) in tokens[keep..].chunks(n_batch).enumerate() {
             batch.clear();
             for (i, &t) in chunk.iter().enumerate() {
-                let pos = (c * n_batch as usize + i) as i32;
-                let last = c * n_batch as usize + i == tokens.len() - 1;
+                let pos = keep + c * n_batch + i;
                 batch
-                    .add(t, pos, &[0], last)
+                    .add(t, pos as i32, &[0], pos == tokens.len() - 1)
                     .map_err(|e| gen_err(format!("batch: {e}")))?;
             }
-            ctx.decode(&mut batch)
-                .map_err(|e| gen_err(format!("reading the prompt: {e}")))?;
+            if let Err(e) = ctx.decode(&mut batch) {
+                in_cache.clear();
+                ctx.clear_kv_cache();
+                return Err(gen_err(format!("reading the prompt: {e}")));
+            }
+            in_cache.extend_from_slice(chunk);
         }
         let mut stats = LocalStats {
             prompt_tokens: tokens.len(),
+            prompt_reused: keep,
             prompt_seconds: t0.elapsed().as_secs_f64(),
             ..LocalStats::default()
         };
@@ -468,7 +558,7 @@ impl LocalProvider {
         };
         let mut grammar = match &req.grammar {
             Some(g) => Some(
-                LlamaSampler::grammar(&self.model, g, "root")
+                LlamaSampler::grammar(self.model, g, "root")
                     .map_err(|e| gen_err(format!("the decoding grammar does not parse: {e}")))?,
             ),
             None => None,
@@ -479,7 +569,7 @@ impl LocalProvider {
         let mut logits_at = batch.n_tokens() - 1;
         let mut decoder = Utf8Stream::default();
         for count in 1..=max_new {
-            let token = self.sample(&ctx, logits_at, &mut sampler, grammar.as_mut(), &mut stats);
+            let token = self.sample(ctx, logits_at, &mut sampler, grammar.as_mut(), &mut stats);
             if vocab.is_eog(token) {
                 break;
             }
@@ -505,8 +595,12 @@ impl LocalProvider {
             batch
                 .add(token, pos, &[0], true)
                 .map_err(|e| gen_err(format!("batch: {e}")))?;
-            ctx.decode(&mut batch)
-                .map_err(|e| gen_err(format!("generating: {e}")))?;
+            if let Err(e) = ctx.decode(&mut batch) {
+                in_cache.clear();
+                ctx.clear_kv_cache();
+                return Err(gen_err(format!("generating: {e}")));
+            }
+            in_cache.push(token);
             logits_at = 0;
         }
         stats.seconds = t1.elapsed().as_secs_f64();
@@ -518,7 +612,7 @@ impl LocalProvider {
     /// rejects the draw, filter the whole vocabulary through it and draw again.
     fn sample(
         &self,
-        ctx: &llama_cpp_2::context::LlamaContext<'_>,
+        ctx: &LlamaContext<'_>,
         at: i32,
         sampler: &mut LlamaSampler,
         grammar: Option<&mut LlamaSampler>,
@@ -595,10 +689,10 @@ impl Provider for LocalProvider {
     }
 
     fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let _one_at_a_time = self.busy.lock().map_err(|_| LlmError::Generation {
+        let mut session = self.session.lock().map_err(|_| LlmError::Generation {
             message: "an earlier generation panicked".into(),
         })?;
-        let (content, stats) = self.generate(req)?;
+        let (content, stats) = self.generate(&mut session, req)?;
         if let Ok(mut last) = self.last.lock() {
             *last = stats;
         }

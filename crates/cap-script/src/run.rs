@@ -34,7 +34,33 @@ pub struct EpisodeOptions {
     /// Check each subgoal's text as a statement when the next subgoal begins and when
     /// the program ends.
     pub checkpoint_on_subgoal: bool,
+    /// Records the episode as it runs (a rerun recording), if set.
+    pub recorder: Option<SharedRecorder>,
+    /// What the recorder calls this episode (e.g. `attempt 2, sample 0, seed 0`).
+    pub label: String,
+    /// The repair loop's attempt this episode belongs to (0 outside the loop).
+    pub attempt: u32,
 }
+
+/// Something that records episodes as they run: cap-viz's rerun recorder. It sees the
+/// world before the program starts (and may observe every physics step), then the
+/// whole trace and the settled world at the end.
+pub trait EpisodeRecorder: Send + Sync {
+    /// The episode `label` (of `attempt`) is about to run `source` on `world`; the
+    /// observer returned is installed on the world for the episode.
+    fn begin(
+        &self,
+        world: &World,
+        source: &str,
+        label: &str,
+        attempt: u32,
+    ) -> Option<cap_sim::visual::SharedObserver>;
+    /// The episode ended with `trace` on the settled `world`.
+    fn end(&self, world: &World, trace: &[TraceEvent]);
+}
+
+/// A shared recorder.
+pub type SharedRecorder = Arc<dyn EpisodeRecorder>;
 
 impl std::fmt::Debug for EpisodeOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -42,6 +68,9 @@ impl std::fmt::Debug for EpisodeOptions {
             .field("limits", &self.limits)
             .field("monitor", &self.monitor.is_some())
             .field("checkpoint_on_subgoal", &self.checkpoint_on_subgoal)
+            .field("recorder", &self.recorder.is_some())
+            .field("label", &self.label)
+            .field("attempt", &self.attempt)
             .finish()
     }
 }
@@ -92,6 +121,10 @@ pub fn run_episode(
 ) -> Episode {
     if let Some(t) = task {
         world.set_time_limit(t.time_limit_s);
+    }
+    if let Some(r) = &opts.recorder {
+        let observer = r.begin(&world, source, &opts.label, opts.attempt);
+        world.set_observer(observer);
     }
     let scene_name = world.scene().name.clone();
     let seed = world.seed();
@@ -205,6 +238,10 @@ pub fn run_episode(
         },
     );
 
+    if let Some(r) = &opts.recorder {
+        session.world.set_observer(None);
+        r.end(&session.world, &session.trace);
+    }
     Episode {
         trace: session.trace,
         static_errors,

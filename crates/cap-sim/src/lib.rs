@@ -21,6 +21,7 @@ pub mod plan;
 pub mod primitives;
 pub mod query;
 pub mod render;
+pub mod visual;
 pub mod world;
 
 pub use plan::Allowed;

@@ -36,16 +36,16 @@ const AMBIENT: f32 = 0.38;
 pub(crate) struct RenderMesh {
     pub(crate) collider: ColliderHandle,
     /// Vertices in the collider's frame.
-    vertices: Vec<Vec3>,
-    triangles: Vec<[u32; 3]>,
-    rgb: [f32; 3],
+    pub(crate) vertices: Vec<Vec3>,
+    pub(crate) triangles: Vec<[u32; 3]>,
+    pub(crate) rgb: [f32; 3],
     seg: u16,
 }
 
 /// The tessellation of a whole world, built once and shared by forks.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RenderModel {
-    meshes: Vec<RenderMesh>,
+    pub(crate) meshes: Vec<RenderMesh>,
 }
 
 fn tessellate(shape: &dyn Shape, out_v: &mut Vec<Vec3>, out_t: &mut Vec<[u32; 3]>, pose: Pose3) {

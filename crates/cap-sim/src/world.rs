@@ -98,7 +98,7 @@ pub struct World {
     pub(crate) table_collider: ColliderHandle,
     pub(crate) objects: Vec<ObjectBody>,
     pub(crate) parts: Arc<Vec<ArmPart>>,
-    part_bodies: Vec<RigidBodyHandle>,
+    pub(crate) part_bodies: Vec<RigidBodyHandle>,
     finger_colliders: [ColliderHandle; 2],
     pub(crate) kinematics: Panda,
     pub(crate) gate: SafetyGate,
@@ -109,6 +109,7 @@ pub struct World {
     /// Steps after which motions stop with a timeout (the task's time limit).
     pub(crate) step_limit: Option<u64>,
     pub(crate) render_model: Arc<RenderModel>,
+    observer: Option<crate::visual::SharedObserver>,
 }
 
 impl World {
@@ -279,6 +280,7 @@ impl World {
             step: 0,
             step_limit: None,
             render_model: Arc::new(render_model),
+            observer: None,
         };
         for _ in 0..60 {
             world.step_physics();
@@ -408,6 +410,14 @@ impl World {
             &(),
         );
         self.step += 1;
+        if let Some(o) = self.observer.clone() {
+            o.on_step(self);
+        }
+    }
+
+    /// Hear every physics step and planned motion (a recorder); `None` stops it.
+    pub fn set_observer(&mut self, observer: Option<crate::visual::SharedObserver>) {
+        self.observer = observer;
     }
 
     /// Let the world run for `secs` with the arm still.
@@ -584,6 +594,9 @@ impl RobotBackend for World {
     fn execute(&mut self, traj: &GatedTrajectory) -> Result<MotionReport, BackendError> {
         let width = self.width_m;
         let mut report = MotionReport::default();
+        if let Some(o) = self.observer.clone() {
+            o.on_plan(self, traj.points());
+        }
         for q in traj.points() {
             if let Some(f) = self.check_time() {
                 report.stopped = Some(f);
