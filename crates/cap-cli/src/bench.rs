@@ -353,3 +353,76 @@ fn compare_pybullet(
     );
     Ok(())
 }
+
+/// `cap bench --llm`: the embedded model on the real first prompt of the main job
+/// (system prompt with the API, examples, scene facts, instruction), greedy, a fresh
+/// model (empty KV cache) per repetition, once free and once under the grammar.
+pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
+    use cap_agent::prompt::{fill, scene_facts};
+    use cap_llm::{ChatRequest, Message, Provider};
+    let scene = Arc::new(Scene::load(scene_path)?);
+    let world = World::new(Arc::clone(&scene), 0).context("building world")?;
+    let prompts = cap_agent::Prompts::default();
+    let instruction = scene
+        .tasks
+        .first()
+        .map_or("put the red block on the blue plate".to_string(), |t| {
+            t.instruction.clone()
+        });
+    let messages = vec![
+        Message::system(fill(
+            &prompts.system,
+            &[("api", &cap_script::api::reference())],
+        )),
+        Message::user(fill(
+            &prompts.task,
+            &[
+                ("examples", &prompts.examples),
+                ("scene", &scene_facts(&world)),
+                ("instruction", &instruction),
+            ],
+        )),
+    ];
+    let grammar = cap_agent::grammar::program_grammar(&scene);
+    let (mut prompt_rate, mut free_rate, mut constrained_rate) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut prompt_tokens, mut tokens, mut redraws) = (0, 0, 0);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let p = crate::run::load_local(Some(model), None, 4096, None)?;
+    let pb = bar(reps * 2, "embedded model replies");
+    for rep in 0..reps.max(1) {
+        for constrained in [false, true] {
+            p.forget_context();
+            let req = ChatRequest {
+                messages: messages.clone(),
+                temperature: 0.0,
+                max_tokens: 160,
+                sample: rep as u32,
+                grammar: constrained.then(|| grammar.clone()),
+            };
+            p.chat(&req)?;
+            let st = p.last_stats();
+            prompt_tokens = st.prompt_tokens;
+            if constrained {
+                constrained_rate.push(st.rate());
+                redraws = st.grammar_redraws;
+            } else {
+                prompt_rate.push(st.prompt_rate());
+                free_rate.push(st.rate());
+                tokens = st.tokens;
+            }
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    println!("embedded model {model}, {threads} threads, llama.cpp (llama-cpp-2), {reps} repetitions, first prompt of `{instruction}`");
+    let (a, b, c) = stats(prompt_rate);
+    println!("prompt tokens/s ({prompt_tokens} tokens)       min {a:>7.1}  median {b:>7.1}  max {c:>7.1}");
+    let (a, b, c) = stats(free_rate);
+    println!(
+        "generation tokens/s, free ({tokens} tokens)  min {a:>7.1}  median {b:>7.1}  max {c:>7.1}"
+    );
+    let (a, b, c) = stats(constrained_rate);
+    println!("generation tokens/s, grammar ({redraws} redraws) min {a:>7.1}  median {b:>7.1}  max {c:>7.1}");
+    Ok(())
+}

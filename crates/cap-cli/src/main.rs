@@ -126,6 +126,11 @@ enum Command {
         /// `pybullet==3.2.7`) and print cap/PyBullet ratios.
         #[arg(long)]
         compare: Option<PathBuf>,
+        /// Measure the embedded language model instead (prompt and generation tokens/s,
+        /// free and under the grammar): `qwen2.5-coder-0.5b` (default), `smollm2-135m`
+        /// or a GGUF path.
+        #[arg(long, value_name = "MODEL", num_args = 0..=1, default_missing_value = "qwen2.5-coder-0.5b")]
+        llm: Option<String>,
     },
 }
 
@@ -293,7 +298,12 @@ fn main() -> ExitCode {
             scene,
             reps,
             compare,
-        } => bench::run(&scene, reps, compare.as_deref()).map(|_| 0),
+            llm,
+        } => match llm {
+            Some(model) => bench::llm(&scene, &model, reps),
+            None => bench::run(&scene, reps, compare.as_deref()),
+        }
+        .map(|_| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

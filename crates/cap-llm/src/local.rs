@@ -391,6 +391,13 @@ impl LocalProvider {
         &self.name
     }
 
+    /// Drop the kept context: the next reply reads its whole prompt (benchmarks).
+    pub fn forget_context(&self) {
+        if let Ok(mut s) = self.session.lock() {
+            *s = None;
+        }
+    }
+
     /// Timings of the last reply.
     pub fn last_stats(&self) -> LocalStats {
         self.last.lock().map(|s| *s).unwrap_or_default()
