@@ -788,8 +788,25 @@ fn run_repairs_a_faulty_program_through_http_and_replays_offline() {
         out2.to_str().unwrap(),
     );
     args.push("--replay-only");
+    // Recorded for rerun: one recording, both attempts on the attempt timeline.
+    let rrd = out2.join("run.rrd");
+    let rrd_s = rrd.to_str().unwrap().to_owned();
+    args.extend(["--save", rrd_s.as_str()]);
     let o = cap(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (ok, text) = rerun(&["rrd", "print", "-vvv", &rrd_s]);
+    assert!(ok, "{text}");
+    for needle in [
+        "attempt 1, sample 0, seed 0",
+        "attempt 2, sample 0, seed 0",
+        "/world/objects/green_block",
+        "/report",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from the recording of cap run"
+        );
+    }
     let r2: Value =
         serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
     assert_eq!(

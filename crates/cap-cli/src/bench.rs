@@ -105,7 +105,7 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
         })?;
         direct.push(t.elapsed().as_secs_f64() * 1e3);
         // The same episode recorded for rerun into a file at the default detail level
-        // (poses at 30 Hz of sim time, meshes, trace, program), flush included.
+        // (poses at 20 Hz of sim time, meshes, trace, program), flush included.
         let t = Instant::now();
         let rec = cap_viz::Recorder::new("cap bench", &[cap_viz::Sink::Save(rrd.clone())])?;
         let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
@@ -244,9 +244,39 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
     let (episode_min, _, _) = stats(episode.clone());
     let (a, b, c) = stats(direct);
     println!("same actions without the script (ms) min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   (script layer {:+.1}% of an episode, from the minima)", 100.0 * (episode_min - direct_min) / episode_min);
+    // A run of several episodes into one recording (what `cap run` and a multi-seed
+    // session write): the file, meshes and footer are paid once.
+    let run_len = reps.clamp(5, 20);
+    let run_plain = {
+        let t = Instant::now();
+        for rep in 0..run_len {
+            let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
+            std::hint::black_box(
+                run_episode(w, PICK_PLACE, task.as_ref(), &EpisodeOptions::default()).success,
+            );
+        }
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    let run_recorded = {
+        let t = Instant::now();
+        let rec = cap_viz::Recorder::new("cap bench run", &[cap_viz::Sink::Save(rrd.clone())])?;
+        let opts = EpisodeOptions {
+            recorder: Some(cap_viz::EpisodeLog::new(Arc::clone(&rec), None)),
+            ..EpisodeOptions::default()
+        };
+        for rep in 0..run_len {
+            let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
+            std::hint::black_box(run_episode(w, PICK_PLACE, task.as_ref(), &opts).success);
+        }
+        rec.finish()?;
+        drop(opts);
+        drop(rec);
+        t.elapsed().as_secs_f64() * 1e3
+    };
     let (recorded_min, _, _) = stats(recorded.clone());
     let (a, b, c) = stats(recorded);
     println!("episode recorded for rerun (ms) min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   (recording {:+.1}% of an episode, from the minima; {:.0} KiB .rrd)", 100.0 * (recorded_min - episode_min) / episode_min, rrd_bytes as f64 / 1024.0);
+    println!("run of {run_len} episodes, one recording (ms)  plain {run_plain:>9.1}  recorded {run_recorded:>9.1}   (recording {:+.1}% of the run)", 100.0 * (run_recorded - run_plain) / run_plain);
     let _ = std::fs::remove_file(&rrd);
     let (a, b, c) = stats(batch);
     println!("episodes/s, batch of 20, {cores} cores  min {a:>9.1}  median {b:>9.1}  max {c:>9.1}");

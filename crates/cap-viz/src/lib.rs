@@ -4,7 +4,7 @@
 //!
 //! | entity | what | when |
 //! |---|---|---|
-//! | `world/table`, `world/objects/NAME`, `world/robot/PART` | coloured meshes (static), poses (`Transform3D`) | poses every [`Recorder::sample_every`] physics steps |
+//! | `world/table`, `world/objects/NAME`, `world/robot/PART` | coloured meshes (static), poses (`Transform3D`) | poses every [`Recorder::sample_every`] physics steps, sent as columns in batches |
 //! | `world/robot/gripper_opening` | gripper opening, m (`Scalars`) | every sample |
 //! | `world/robot/tcp` | tool-centre point (`Points3D`) | every sample |
 //! | `world/robot/planned_path` | the TCP along each planned motion (`LineStrips3D`) | when a motion starts |
@@ -28,6 +28,7 @@ use cap_core::trace::{Answer, EventKind, TraceEvent};
 use cap_script::run::EpisodeRecorder;
 use cap_sim::visual::{SharedObserver, StepObserver, VisualBody};
 use cap_sim::world::World;
+use rerun::log::TimeColumn;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
 /// The rerun version recordings are written with; view them with the same viewer
@@ -72,13 +73,31 @@ struct State {
     bodies: Vec<VisualBody>,
     /// Whether the static meshes are logged.
     meshes_logged: bool,
-    /// TCP positions of the current episode.
+    /// Samples of the current episode, sent as columns when it ends (one chunk per
+    /// entity instead of a log call per entity per sample).
+    samples: Samples,
+    /// The TCP path of the whole episode (the samples are sent in batches).
     tcp_path: Vec<[f32; 3]>,
     /// The current episode's label and attempt.
     label: String,
     attempt: i64,
     /// Episodes begun.
     episodes: u32,
+}
+
+/// Samples per batch sent to rerun (2 s of sim time at the default rate).
+const SAMPLE_BATCH: usize = 60;
+
+/// Pose samples buffered during an episode.
+#[derive(Default)]
+struct Samples {
+    steps: Vec<i64>,
+    times: Vec<f64>,
+    /// Per body (same order as `State::bodies`): translations and quaternions.
+    translations: Vec<Vec<[f32; 3]>>,
+    rotations: Vec<Vec<[f32; 4]>>,
+    tcp: Vec<[f32; 3]>,
+    gripper: Vec<f64>,
 }
 
 /// A rerun recording of a run.
@@ -278,12 +297,12 @@ impl Recorder {
         };
         Ok(Arc::new(Self {
             rec,
-            sample_every: 8,
+            sample_every: 12,
             state: Mutex::new(State::default()),
         }))
     }
 
-    /// Physics steps between logged poses (8: 30 Hz of sim time).
+    /// Physics steps between logged poses (12: 20 Hz of sim time).
     pub fn sample_every(&self) -> u64 {
         self.sample_every
     }
@@ -326,35 +345,74 @@ impl Recorder {
         self.rec.set_duration_secs("sim_time", world.sim_time_s());
     }
 
-    fn log_poses(&self, world: &World, s: &mut State) {
-        self.set_time(world);
+    /// Take a pose sample (buffered; see [`Self::send_samples`]).
+    fn sample(&self, world: &World, s: &mut State) {
         let poses = world.visual_poses(&s.bodies);
-        for (b, p) in s.bodies.iter().zip(poses) {
+        let n = s.bodies.len();
+        let sm = &mut s.samples;
+        sm.translations.resize_with(n, Vec::new);
+        sm.rotations.resize_with(n, Vec::new);
+        for (i, p) in poses.into_iter().enumerate() {
+            sm.translations[i].push(p.translation);
+            sm.rotations[i].push(p.rotation_xyzw);
+        }
+        sm.steps.push(world.steps() as i64);
+        sm.times.push(world.sim_time_s());
+        let tcp = world.tcp().translation.vector;
+        sm.tcp.push([tcp.x as f32, tcp.y as f32, tcp.z as f32]);
+        sm.gripper.push(world.gripper_opening_m());
+        s.tcp_path.push([tcp.x as f32, tcp.y as f32, tcp.z as f32]);
+        // Send in batches, so rerun's threads encode and write them on another core
+        // while the episode goes on.
+        if s.samples.steps.len() >= SAMPLE_BATCH {
+            self.send_samples(s);
+            let _ = self.rec.flush_async();
+        }
+    }
+
+    /// Send the buffered samples as columns (timelines `step`, `sim_time`, `attempt`).
+    fn send_samples(&self, s: &mut State) {
+        let sm = std::mem::take(&mut s.samples);
+        let n = sm.steps.len();
+        if n == 0 {
+            return;
+        }
+        let index = || {
+            [
+                TimeColumn::new_sequence("step", sm.steps.iter().copied()),
+                TimeColumn::new_duration_secs("sim_time", sm.times.iter().copied()),
+                TimeColumn::new_sequence("attempt", std::iter::repeat_n(s.attempt, n)),
+            ]
+        };
+        for (i, b) in s.bodies.iter().enumerate() {
             if !b.dynamic {
                 continue;
             }
-            let [x, y, z, w] = p.rotation_xyzw;
-            let _ = self.rec.log(
-                format!("world/{}", b.path),
-                &rerun::Transform3D::from_translation_rotation(
-                    p.translation,
-                    rerun::Quaternion::from_xyzw([x, y, z, w]),
-                ),
-            );
+            let (Some(t), Some(q)) = (sm.translations.get(i), sm.rotations.get(i)) else {
+                continue;
+            };
+            if let Ok(cols) = rerun::Transform3D::update_fields()
+                .with_many_translation(t.iter().copied())
+                .with_many_quaternion(q.iter().map(|&q| rerun::Quaternion::from_xyzw(q)))
+                .columns_of_unit_batches()
+            {
+                let _ = self
+                    .rec
+                    .send_columns(format!("world/{}", b.path), index(), cols);
+            }
         }
-        let tcp = world.tcp().translation.vector;
-        let tcp = [tcp.x as f32, tcp.y as f32, tcp.z as f32];
-        s.tcp_path.push(tcp);
-        let _ = self.rec.log(
-            "world/robot/tcp",
-            &rerun::Points3D::new([tcp])
-                .with_radii([0.006])
-                .with_colors([rerun::Color::from_rgb(255, 200, 0)]),
-        );
-        let _ = self.rec.log(
-            "world/robot/gripper_opening",
-            &rerun::Scalars::new([world.gripper_opening_m()]),
-        );
+        if let Ok(cols) = rerun::Points3D::update_fields()
+            .with_positions(sm.tcp.iter().copied())
+            .columns_of_unit_batches()
+        {
+            let _ = self.rec.send_columns("world/robot/tcp", index(), cols);
+        }
+        if let Ok(cols) = rerun::Scalars::new(sm.gripper.iter().copied()).columns_of_unit_batches()
+        {
+            let _ = self
+                .rec
+                .send_columns("world/robot/gripper_opening", index(), cols);
+        }
     }
 
     /// Log the checkpoint images and verdicts of `ev` (images relative to `dir`).
@@ -459,7 +517,7 @@ impl StepObserver for Watch {
             return;
         }
         if let Ok(mut s) = self.recorder.state.lock() {
-            self.recorder.log_poses(world, &mut s);
+            self.recorder.sample(world, &mut s);
         }
     }
 
@@ -505,6 +563,7 @@ impl EpisodeRecorder for EpisodeLog {
         s.episodes += 1;
         s.attempt = i64::from(attempt);
         s.label = label.to_string();
+        s.samples = Samples::default();
         s.tcp_path.clear();
         r.rec.set_time_sequence("attempt", s.attempt);
         r.set_time(world);
@@ -525,7 +584,16 @@ impl EpisodeRecorder for EpisodeLog {
                     );
                 let _ = r.rec.log_static(format!("world/{}", b.path), &mesh);
             }
+            // The TCP marker's look (its positions come per sample).
+            let _ = r.rec.log_static(
+                "world/robot/tcp",
+                &rerun::Points3D::update_fields()
+                    .with_radii([0.006])
+                    .with_colors([rerun::Color::from_rgb(255, 200, 0)]),
+            );
             s.meshes_logged = true;
+            // Encode and write the meshes on rerun's threads while the episode runs.
+            let _ = r.rec.flush_async();
         }
         let title = if label.is_empty() {
             "program".to_string()
@@ -534,10 +602,10 @@ impl EpisodeRecorder for EpisodeLog {
         };
         let _ = r.rec.log(
             "program",
-            &rerun::TextDocument::new(format!("### {title}\n\n```rust\n{source}\n```\n"))
+            &rerun::TextDocument::new(format!("*{title}*\n\n```rust\n{source}\n```\n"))
                 .with_media_type(rerun::MediaType::markdown()),
         );
-        r.log_poses(world, &mut s);
+        r.sample(world, &mut s);
         Some(Arc::new(Watch {
             recorder: Arc::clone(r),
         }))
@@ -546,7 +614,9 @@ impl EpisodeRecorder for EpisodeLog {
     fn end(&self, world: &World, trace: &[TraceEvent]) {
         let r = &self.recorder;
         if let Ok(mut s) = r.state.lock() {
-            r.log_poses(world, &mut s);
+            r.sample(world, &mut s);
+            r.send_samples(&mut s);
+            r.set_time(world);
             let path = std::mem::take(&mut s.tcp_path);
             let _ = r.rec.log(
                 "world/robot/tcp_path",
