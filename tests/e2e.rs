@@ -1213,11 +1213,7 @@ fn rerun_cli() -> PathBuf {
 }
 
 fn cap_viz_fetched() -> Option<PathBuf> {
-    let data = std::env::var_os("CAP_DATA_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("cap")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/cap")))?;
-    let bin = data.join("rerun/rerun");
+    let bin = cap_core::paths::data_dir().join("rerun/rerun");
     bin.is_file().then_some(bin)
 }
 

@@ -212,7 +212,7 @@ pub fn run(a: &Args) -> Result<u8> {
     let cache_dir = a
         .cache
         .clone()
-        .unwrap_or_else(|| cap_vision::runtime::data_dir().join("llm-cache"));
+        .unwrap_or_else(|| cap_core::paths::data_dir().join("llm-cache"));
     let mut local = false;
     let provider: Option<CachedProvider> = match (&programs, &a.base_url, &a.model) {
         (Some(_), _, _) => None,

@@ -230,7 +230,7 @@ pub fn run(a: &Args) -> Result<u8> {
     let cache_dir = a
         .cache
         .clone()
-        .unwrap_or_else(|| cap_vision::runtime::data_dir().join("llm-cache"));
+        .unwrap_or_else(|| cap_core::paths::data_dir().join("llm-cache"));
     let provider = CachedProvider::new(inner, id, cache_dir.clone(), a.replay_only);
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

@@ -68,29 +68,12 @@ pub const SMOLLM2_135M: KnownModel = KnownModel {
 /// Every model the set-up step can fetch.
 pub const KNOWN_MODELS: [KnownModel; 2] = [QWEN_CODER_05B, SMOLLM2_135M];
 
-/// cap's data directory: `$CAP_DATA_DIR`, else `$XDG_DATA_HOME/cap`, else
-/// `~/.local/share/cap` (the same place `scripts/fetch-*.sh` install into).
-pub fn data_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("CAP_DATA_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("cap"));
-    }
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".local/share/cap"))
-}
-
 /// Resolve `--llm-model`: a known name (or nothing, for the default) is looked up in
 /// the data directory; anything else is a path to a GGUF file.
 pub fn resolve_model(spec: Option<&str>) -> Result<(PathBuf, Option<KnownModel>), LlmError> {
     let spec = spec.unwrap_or(QWEN_CODER_05B.name);
     if let Some(known) = KNOWN_MODELS.iter().find(|m| m.name == spec) {
-        let dir = data_dir().ok_or_else(|| LlmError::Model {
-            path: known.file.into(),
-            message: "no data directory: set CAP_DATA_DIR or HOME".into(),
-        })?;
+        let dir = cap_core::paths::data_dir();
         return Ok((dir.join("llm").join(known.file), Some(*known)));
     }
     let path = PathBuf::from(spec);

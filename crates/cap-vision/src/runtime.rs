@@ -37,14 +37,7 @@ pub enum RuntimeError {
 /// cap's data directory: `$CAP_DATA_DIR`, else `$XDG_DATA_HOME/cap`, else
 /// `~/.local/share/cap`.
 pub fn data_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("CAP_DATA_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("cap");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local/share/cap")
+    cap_core::paths::data_dir()
 }
 
 /// Where cap looks for the library, in order: `$CAP_ORT_LIB`, `$ORT_DYLIB_PATH`, the

@@ -117,14 +117,7 @@ impl std::fmt::Debug for Recorder {
 
 /// The viewer binary `scripts/fetch-rerun.sh` installs (`$DATA/rerun/rerun`).
 pub fn fetched_viewer() -> Option<PathBuf> {
-    let data = if let Some(d) = std::env::var_os("CAP_DATA_DIR").filter(|d| !d.is_empty()) {
-        PathBuf::from(d)
-    } else if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        PathBuf::from(d).join("cap")
-    } else {
-        PathBuf::from(std::env::var_os("HOME")?).join(".local/share/cap")
-    };
-    let bin = data.join("rerun").join("rerun");
+    let bin = cap_core::paths::data_dir().join("rerun").join("rerun");
     bin.is_file().then_some(bin)
 }
 
