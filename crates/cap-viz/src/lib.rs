@@ -16,9 +16,9 @@
 //! | `report` | the run's report (`TextDocument`) | at the end |
 //!
 //! Timelines: `sim_time` (seconds), `step` (physics steps) and `attempt` (the repair
-//! loop's attempt, so attempts can be compared in one recording). Episodes after the
-//! first go under `episodes/LABEL/…` only for their program; the world entities are
-//! shared, separated by the `attempt` timeline.
+//! loop's attempt, so attempts can be compared in one recording). All episodes of a
+//! run share the entities; the `program` entry of each names its episode (attempt,
+//! sample, seed).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -78,12 +78,12 @@ struct State {
     samples: Samples,
     /// The TCP path of the whole episode (the samples are sent in batches).
     tcp_path: Vec<[f32; 3]>,
-    /// The current episode's label and attempt.
-    label: String,
+    /// The current episode's attempt (the `attempt` timeline).
     attempt: i64,
-    /// Episodes begun.
-    episodes: u32,
 }
+
+/// Physics steps between pose samples at the default detail level (20 Hz of sim time).
+pub const DEFAULT_SAMPLE_EVERY: u64 = 12;
 
 /// Samples per batch sent to rerun (2 s of sim time at the default rate).
 const SAMPLE_BATCH: usize = 60;
@@ -224,8 +224,19 @@ fn describe(ev: &TraceEvent) -> String {
 }
 
 impl Recorder {
-    /// Start a recording named `name` (the application id is `cap`) into `sinks`.
+    /// Start a recording named `name` (the application id is `cap`) into `sinks`, at
+    /// the default detail level (poses every [`DEFAULT_SAMPLE_EVERY`] physics steps).
     pub fn new(name: &str, sinks: &[Sink]) -> Result<Arc<Self>, VizError> {
+        Self::with_detail(name, sinks, DEFAULT_SAMPLE_EVERY)
+    }
+
+    /// Like [`Self::new`], logging poses every `sample_every` physics steps (1: every
+    /// step, 240 Hz of sim time).
+    pub fn with_detail(
+        name: &str,
+        sinks: &[Sink],
+        sample_every: u64,
+    ) -> Result<Arc<Self>, VizError> {
         let start_err = |sink: &Sink, e: &dyn std::fmt::Display| VizError::Start {
             sink: format!("{sink:?}"),
             message: e.to_string(),
@@ -290,22 +301,14 @@ impl Recorder {
         };
         Ok(Arc::new(Self {
             rec,
-            sample_every: 12,
+            sample_every: sample_every.max(1),
             state: Mutex::new(State::default()),
         }))
     }
 
-    /// Physics steps between logged poses (12: 20 Hz of sim time).
+    /// Physics steps between logged poses.
     pub fn sample_every(&self) -> u64 {
         self.sample_every
-    }
-
-    /// Log poses every `n` physics steps (1: every step, 240 Hz).
-    pub fn with_sample_every(mut self: Arc<Self>, n: u64) -> Arc<Self> {
-        if let Some(me) = Arc::get_mut(&mut self) {
-            me.sample_every = n.max(1);
-        }
-        self
     }
 
     /// The underlying stream (for extra logging by the caller).
@@ -553,9 +556,7 @@ impl EpisodeRecorder for EpisodeLog {
         let Ok(mut s) = r.state.lock() else {
             return None;
         };
-        s.episodes += 1;
         s.attempt = i64::from(attempt);
-        s.label = label.to_string();
         s.samples = Samples::default();
         s.tcp_path.clear();
         r.rec.set_time_sequence("attempt", s.attempt);
