@@ -85,8 +85,9 @@ struct State {
 /// Physics steps between pose samples at the default detail level (20 Hz of sim time).
 pub const DEFAULT_SAMPLE_EVERY: u64 = 12;
 
-/// Samples per batch sent to rerun (2 s of sim time at the default rate).
-const SAMPLE_BATCH: usize = 60;
+/// Samples per batch sent to rerun (12 s of sim time at the default rate: most episodes
+/// send once, at their end; long ones stream).
+const SAMPLE_BATCH: usize = 240;
 
 /// Pose samples buffered during an episode.
 #[derive(Default)]
@@ -488,14 +489,26 @@ impl Recorder {
     /// Log a finished episode's trace (at each event's sim time), its checkpoint
     /// frames (read from `dir`, where the monitor wrote them) and its TCP path.
     pub fn log_trace(&self, trace: &[TraceEvent], dir: Option<&Path>) {
+        // The text log as one column chunk (one call instead of one per event).
+        if !trace.is_empty() {
+            let attempt = self.state.lock().map(|s| s.attempt).unwrap_or(0);
+            let index = [
+                TimeColumn::new_sequence("step", trace.iter().map(|e| e.step as i64)),
+                TimeColumn::new_duration_secs("sim_time", trace.iter().map(|e| e.sim_time_s)),
+                TimeColumn::new_sequence("attempt", std::iter::repeat_n(attempt, trace.len())),
+            ];
+            if let Ok(cols) = rerun::TextLog::update_fields()
+                .with_many_text(trace.iter().map(describe))
+                .with_many_level(trace.iter().map(level))
+                .columns_of_unit_batches()
+            {
+                let _ = self.rec.send_columns("trace", index, cols);
+            }
+        }
         for ev in trace {
-            self.rec.set_time_sequence("step", ev.step as i64);
-            self.rec.set_duration_secs("sim_time", ev.sim_time_s);
-            let _ = self.rec.log(
-                "trace",
-                &rerun::TextLog::new(describe(ev)).with_level(level(ev)),
-            );
             if matches!(ev.event, EventKind::Checkpoint { .. }) {
+                self.rec.set_time_sequence("step", ev.step as i64);
+                self.rec.set_duration_secs("sim_time", ev.sim_time_s);
                 self.log_checkpoint(ev, dir);
             }
         }
