@@ -76,10 +76,14 @@ pub fn resolve_model(spec: Option<&str>) -> Result<(PathBuf, Option<KnownModel>)
         let dir = cap_core::paths::data_dir();
         return Ok((dir.join("llm").join(known.file), Some(*known)));
     }
+    // A path to one of the fetched files (same name) is checked against its pin; any
+    // other GGUF is the user's own and only has to load.
     let path = PathBuf::from(spec);
-    let known = fs::metadata(&path)
-        .ok()
-        .and_then(|m| KNOWN_MODELS.iter().find(|k| k.size == m.len()).copied());
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let known = KNOWN_MODELS.iter().find(|k| k.file == name).copied();
     Ok((path, known))
 }
 
