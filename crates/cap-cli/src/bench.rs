@@ -278,6 +278,7 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
     println!("episode recorded for rerun (ms) min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   (recording {:+.1}% of an episode, from the minima; {:.0} KiB .rrd)", 100.0 * (recorded_min - episode_min) / episode_min, rrd_bytes as f64 / 1024.0);
     println!("run of {run_len} episodes, one recording (ms)  plain {run_plain:>9.1}  recorded {run_recorded:>9.1}   (recording {:+.1}% of the run; best of 3 rounds each)", 100.0 * (run_recorded - run_plain) / run_plain);
     let _ = std::fs::remove_file(&rrd);
+    exec_commands(scene_path, task.is_some(), reps)?;
     let (a, b, c) = stats(batch);
     println!("episodes/s, batch of 20, {cores} cores  min {a:>9.1}  median {b:>9.1}  max {c:>9.1}");
     let (a, b, c) = stats(ik);
@@ -381,6 +382,58 @@ fn compare_pybullet(
         pb,
         batch / pb
     );
+    Ok(())
+}
+
+/// Whole `cap exec` commands (process start, scene, episode, report, checkpoint
+/// frames), plain and recorded into an `.rrd` file, interleaved: what recording costs a
+/// user's run, rerun's per-file costs (start, footer) included.
+fn exec_commands(scene_path: &Path, has_task: bool, reps: usize) -> Result<()> {
+    let exe = std::env::current_exe().context("finding the cap binary")?;
+    let dir = std::env::temp_dir().join(format!("cap-bench-exec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let program = dir.join("pick_place.rhai");
+    std::fs::write(&program, PICK_PLACE)
+        .with_context(|| format!("writing {}", program.display()))?;
+    let rrd = dir.join("exec.rrd");
+    let (mut plain, mut recorded) = (Vec::new(), Vec::new());
+    let pb = bar(reps, "cap exec commands");
+    for rep in 0..reps {
+        for record in [false, true] {
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.arg("exec")
+                .arg(scene_path)
+                .arg(&program)
+                .args(["--inspector", "geometric", "--seed", &rep.to_string()])
+                .arg("--out")
+                .arg(dir.join("out"));
+            if has_task {
+                cmd.args(["--task", "red_on_blue"]);
+            }
+            if record {
+                cmd.arg("--save").arg(&rrd);
+            }
+            let t = Instant::now();
+            let o = cmd.output().context("running cap exec")?;
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            anyhow::ensure!(
+                o.status.success(),
+                "bench cap exec failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            if record {
+                recorded.push(ms);
+            } else {
+                plain.push(ms);
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (pa, pb_, _) = stats(plain);
+    let (ra, rb, _) = stats(recorded);
+    println!("cap exec command (ms)           plain min {pa:>7.1} median {pb_:>7.1}  recorded min {ra:>7.1} median {rb:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the medians)", 100.0 * (ra - pa) / pa, 100.0 * (rb - pb_) / pb_);
     Ok(())
 }
 
