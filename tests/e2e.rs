@@ -779,6 +779,19 @@ fn run_repairs_a_faulty_program_through_http_and_replays_offline() {
     assert_eq!(attempts[0]["tokens_in"], 100);
     let final_program = std::fs::read_to_string(out.join("final.rhai")).unwrap();
     assert!(final_program.starts_with("subgoal(\"pick up the red block\");"));
+    // Every seed of every attempt keeps its own checkpoint frames.
+    let frame = |a: u32, seed: u32| {
+        let p = out.join(format!(
+            "checkpoints/attempt{a}-sample0-seed{seed}/000_front_rgb.png"
+        ));
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    assert_ne!(
+        frame(1, 0),
+        frame(2, 0),
+        "attempt 2 overwrote attempt 1's frame"
+    );
+    assert_ne!(frame(1, 0), frame(1, 1));
 
     // Replay: no server at all, the same attempts from the cache.
     let out2 = tmp("run-replay");

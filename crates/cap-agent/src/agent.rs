@@ -315,6 +315,7 @@ impl<'a> Agent<'a> {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(&seed) = seeds.get(i) else { break };
                     let mut opts = cfg.episode.clone();
+                    opts.episode_id = format!("attempt{attempt}-sample{sample}-seed{seed}");
                     if i == 0 {
                         opts.attempt = attempt;
                         opts.label = format!("attempt {attempt}, sample {sample}, seed {seed}");

@@ -92,6 +92,8 @@ pub struct Session {
     pub checkpoint_on_subgoal: bool,
     /// Checkpoints taken so far.
     pub checkpoints: u32,
+    /// Names the episode for the monitor's image files (empty: no name).
+    pub episode: String,
     /// Source line of the call being handled.
     pub line: Option<u32>,
 }
@@ -107,6 +109,7 @@ impl Session {
             monitor: None,
             checkpoint_on_subgoal: false,
             checkpoints: 0,
+            episode: String::new(),
             line: None,
         }
     }
@@ -117,7 +120,7 @@ impl Session {
         let Some(monitor) = self.monitor.clone() else {
             return Answer::CannotTell;
         };
-        let r = monitor.checkpoint(&self.world, statement, self.checkpoints);
+        let r = monitor.checkpoint(&self.world, statement, self.checkpoints, &self.episode);
         self.checkpoints += 1;
         let answer = r.verdicts.first().map_or(Answer::CannotTell, |v| v.answer);
         if self.record {

@@ -21,8 +21,15 @@ pub struct CheckpointResult {
 /// Looks at the world when the program states what should hold.
 pub trait Monitor: Send + Sync {
     /// Judge `statement` on `world`; `index` numbers the episode's checkpoints from 0
-    /// (for image file names).
-    fn checkpoint(&self, world: &World, statement: &str, index: u32) -> CheckpointResult;
+    /// and `episode` names the episode (empty outside the repair loop), both for image
+    /// file names, so episodes sharing a monitor do not overwrite each other's frames.
+    fn checkpoint(
+        &self,
+        world: &World,
+        statement: &str,
+        index: u32,
+        episode: &str,
+    ) -> CheckpointResult;
 }
 
 /// A shared monitor.

@@ -40,6 +40,10 @@ pub struct EpisodeOptions {
     pub label: String,
     /// The repair loop's attempt this episode belongs to (0 outside the loop).
     pub attempt: u32,
+    /// Names the episode's checkpoint images: a subdirectory of the monitor's image
+    /// directory (empty: none), so episodes sharing a monitor (the seeds and attempts
+    /// of `cap run`) do not overwrite each other's frames.
+    pub episode_id: String,
 }
 
 /// Something that records episodes as they run: cap-viz's rerun recorder. It sees the
@@ -71,6 +75,7 @@ impl std::fmt::Debug for EpisodeOptions {
             .field("recorder", &self.recorder.is_some())
             .field("label", &self.label)
             .field("attempt", &self.attempt)
+            .field("episode_id", &self.episode_id)
             .finish()
     }
 }
@@ -131,6 +136,7 @@ pub fn run_episode(
     let mut fresh = Session::new(world, true);
     fresh.monitor = opts.monitor.clone();
     fresh.checkpoint_on_subgoal = opts.checkpoint_on_subgoal;
+    fresh.episode.clone_from(&opts.episode_id);
     let session: SharedSession = Arc::new(Mutex::new(fresh));
     let mut engine = sandbox::engine(&opts.limits);
     api::register(&mut engine, &session, |_| true);
@@ -196,6 +202,7 @@ pub fn run_episode(
             fresh.monitor = s.monitor.clone();
             fresh.checkpoint_on_subgoal = s.checkpoint_on_subgoal;
             fresh.checkpoints = s.checkpoints;
+            fresh.episode = std::mem::take(&mut s.episode);
             fresh
         }
     };

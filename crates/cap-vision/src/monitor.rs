@@ -29,8 +29,9 @@ impl CheckpointMonitor {
     }
 
     /// Save each checkpoint's frames as `NNN_<camera>_{rgb,depth,seg}.png` in
-    /// `run_dir/sub`; traces name them `sub/NNN_...` (relative to the run directory,
-    /// so traces do not depend on where the run was written).
+    /// `run_dir/sub` (in `run_dir/sub/EPISODE` for a named episode); traces name them
+    /// `sub/NNN_...` (relative to the run directory, so traces do not depend on where
+    /// the run was written).
     pub fn with_images(mut self, run_dir: &std::path::Path, sub: &str) -> Self {
         self.image_dir = Some((run_dir.join(sub), sub.to_owned()));
         self
@@ -38,7 +39,13 @@ impl CheckpointMonitor {
 }
 
 impl Monitor for CheckpointMonitor {
-    fn checkpoint(&self, world: &World, statement: &str, index: u32) -> CheckpointResult {
+    fn checkpoint(
+        &self,
+        world: &World,
+        statement: &str,
+        index: u32,
+        episode: &str,
+    ) -> CheckpointResult {
         let frames: Vec<_> = world
             .scene()
             .cameras
@@ -48,8 +55,13 @@ impl Monitor for CheckpointMonitor {
         let mut images = Vec::new();
         let mut write_error = None;
         if let Some((dir, sub)) = &self.image_dir {
+            let (dir, sub) = if episode.is_empty() {
+                (dir.clone(), sub.clone())
+            } else {
+                (dir.join(episode), format!("{sub}/{episode}"))
+            };
             for f in &frames {
-                match f.write_pngs(dir, &format!("{index:03}_{}", f.camera)) {
+                match f.write_pngs(&dir, &format!("{index:03}_{}", f.camera)) {
                     Ok(p) => images.extend([p.rgb, p.depth, p.seg].into_iter().map(|p| {
                         let file = p.file_name().map(|n| n.to_string_lossy().into_owned());
                         format!("{sub}/{}", file.unwrap_or_default())

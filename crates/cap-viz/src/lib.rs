@@ -659,7 +659,7 @@ fn log_checkpoint(rec: &RecordingStream, ev: &TraceEvent, dir: Option<&Path>) {
     };
     let mut cameras: Vec<String> = Vec::new();
     for rel in images {
-        // `checkpoints/NNN_CAM_rgb.png`: camera between the index and the kind.
+        // `checkpoints/[EPISODE/]NNN_CAM_rgb.png`: camera between the index and the kind.
         let Some(stem) = Path::new(rel).file_stem().and_then(|s| s.to_str()) else {
             continue;
         };
