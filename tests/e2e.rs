@@ -1304,6 +1304,128 @@ fn exec_records_a_run_that_the_rerun_cli_reads_back() {
     );
 }
 
+/// Poll `rrd` with `rerun rrd print` until the run's report is in it (the receiving
+/// process writes what it got asynchronously); the printed text.
+fn wait_for_recording(rrd: &Path) -> String {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if rrd.is_file() {
+            let (_, text) = rerun(&["rrd", "print", rrd.to_str().unwrap()]);
+            if text.contains("/report") {
+                return text;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{} never received the whole run",
+            rrd.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn exec_streaming(sink: &[&str], out: &Path, path_prefix: Option<&Path>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cap"));
+    cmd.current_dir(root())
+        .args([
+            "exec",
+            "scenes/tabletop.toml",
+            "examples/policies/red_on_blue.rhai",
+            "--task",
+            "red_on_blue",
+            "--inspector",
+            "geometric",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(sink)
+        // A spawned viewer inherits cap's stdout; do not wait for it to close.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(dir) = path_prefix {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![dir.to_path_buf()];
+        dirs.extend(std::env::split_paths(&path));
+        cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+    }
+    assert_eq!(cmd.status().unwrap().code(), Some(0), "cap exec {sink:?}");
+}
+
+#[test]
+fn connect_and_spawn_stream_to_a_real_rerun_process() {
+    // --connect: a headless rerun gRPC server that saves what it receives.
+    let out = tmp("rrd-connect");
+    std::fs::create_dir_all(&out).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let received = out.join("received.rrd");
+    let mut server = Command::new(rerun_cli())
+        .args(["--port", &port.to_string(), "--save"])
+        .arg(&received)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < until, "rerun never listened");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let url = format!("rerun+http://127.0.0.1:{port}/proxy");
+    exec_streaming(&["--connect", &url], &out, None);
+    let text = wait_for_recording(&received);
+    let _ = server.kill();
+    let _ = server.wait();
+    for entity in [
+        "/world/objects/red_block",
+        "/world/robot/link3",
+        "/trace",
+        "/program",
+    ] {
+        assert!(
+            text.contains(entity),
+            "{entity} not received over --connect"
+        );
+    }
+
+    // --spawn: cap starts the `rerun` first on PATH; a wrapper there starts the real
+    // one saving what it receives instead of opening a window. rerun's default port
+    // must be free (a viewer of the user's own would receive the stream instead).
+    if std::net::TcpStream::connect(("127.0.0.1", 9876)).is_ok() {
+        eprintln!("port 9876 is taken (a rerun viewer is running?): --spawn not tested");
+        return;
+    }
+    let out = tmp("rrd-spawn");
+    let bin = out.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let spawned = out.join("spawned.rrd");
+    let pid = out.join("rerun.pid");
+    let wrapper = bin.join("rerun");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho $$ > '{}'\nexec '{}' \"$@\" --save '{}'\n",
+            pid.display(),
+            rerun_cli().display(),
+            spawned.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    exec_streaming(&["--spawn"], &out, Some(&bin));
+    let text = wait_for_recording(&spawned);
+    if let Ok(pid) = std::fs::read_to_string(&pid) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+    for entity in ["/world/objects/red_block", "/world/robot/hand", "/trace"] {
+        assert!(text.contains(entity), "{entity} not received over --spawn");
+    }
+}
+
 #[test]
 fn recording_is_off_by_default_and_a_bad_sink_is_a_clear_error() {
     let out = tmp("rrd-none");
