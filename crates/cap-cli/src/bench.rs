@@ -431,9 +431,9 @@ fn exec_commands(scene_path: &Path, has_task: bool, reps: usize) -> Result<()> {
     }
     pb.finish_and_clear();
     let _ = std::fs::remove_dir_all(&dir);
-    let (pa, pb_, _) = stats(plain);
-    let (ra, rb, _) = stats(recorded);
-    println!("cap exec command (ms)           plain min {pa:>7.1} median {pb_:>7.1}  recorded min {ra:>7.1} median {rb:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the medians)", 100.0 * (ra - pa) / pa, 100.0 * (rb - pb_) / pb_);
+    let (plain_min, plain_med, _) = stats(plain);
+    let (rec_min, rec_med, _) = stats(recorded);
+    println!("cap exec command (ms)           plain min {plain_min:>7.1} median {plain_med:>7.1}  recorded min {rec_min:>7.1} median {rec_med:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the medians)", 100.0 * (rec_min - plain_min) / plain_min, 100.0 * (rec_med - plain_med) / plain_med);
     Ok(())
 }
 

@@ -556,6 +556,24 @@ impl Recorder {
         self.submit(move |rec| send_columns(rec, &bodies, &batch, attempt));
     }
 
+    /// Log a TCP path (a line strip) at `entity`, at `step` of `attempt`.
+    fn log_path(
+        &self,
+        entity: &'static str,
+        points: Vec<[f32; 3]>,
+        color: rerun::Color,
+        step: u64,
+        attempt: i64,
+    ) {
+        self.submit(move |rec| {
+            set_time(rec, step, attempt);
+            let _ = rec.log(
+                entity,
+                &rerun::LineStrips3D::new([points]).with_colors([color]),
+            );
+        });
+    }
+
     /// Log a finished episode's trace (at each event's sim time) and its checkpoint
     /// frames (read from `dir`, where the monitor wrote them), on the writer thread.
     fn log_trace(&self, trace: Vec<TraceEvent>, offset: u64, attempt: i64, dir: Option<PathBuf>) {
@@ -754,15 +772,13 @@ impl StepObserver for Watch {
             .lock()
             .map(|s| (s.offset, s.attempt))
             .unwrap_or((0, 0));
-        let step = offset + world.steps();
-        r.submit(move |rec| {
-            set_time(rec, step, attempt);
-            let _ = rec.log(
-                "world/robot/planned_path",
-                &rerun::LineStrips3D::new([pts])
-                    .with_colors([rerun::Color::from_rgb(80, 160, 255)]),
-            );
-        });
+        r.log_path(
+            "world/robot/planned_path",
+            pts,
+            rerun::Color::from_rgb(80, 160, 255),
+            offset + world.steps(),
+            attempt,
+        );
     }
 }
 
@@ -842,14 +858,13 @@ impl EpisodeRecorder for EpisodeLog {
         let step = offset + world.steps();
         // The next episode of this recording starts a second after this one ended.
         s.next_offset = step + (1.0 / cap_sim::world::DT_S).round() as u64;
-        r.submit(move |rec| {
-            set_time(rec, step, attempt);
-            let _ = rec.log(
-                "world/robot/tcp_path",
-                &rerun::LineStrips3D::new([path])
-                    .with_colors([rerun::Color::from_rgb(255, 200, 0)]),
-            );
-        });
+        r.log_path(
+            "world/robot/tcp_path",
+            path,
+            rerun::Color::from_rgb(255, 200, 0),
+            step,
+            attempt,
+        );
         drop(s);
         r.log_trace(trace.to_vec(), offset, attempt, self.images_dir.clone());
     }
