@@ -1276,6 +1276,7 @@ fn exec_records_a_run_that_the_rerun_cli_reads_back() {
         "/world/objects/blue_plate",
         "/world/robot/link3",
         "/world/robot/hand",
+        "/world/poses",
         "/world/robot/tcp_path",
         "/world/robot/planned_path",
         "/world/robot/gripper_opening",
@@ -1295,6 +1296,14 @@ fn exec_records_a_run_that_the_rerun_cli_reads_back() {
     }
     for timeline in ["sim_time", "step", "attempt"] {
         assert!(text.contains(timeline), "timeline {timeline} missing");
+    }
+    // Each moving body's pose is a row of /world/poses naming its frame.
+    for needle in [
+        "Transform3D:child_frame",
+        "CoordinateFrame:frame",
+        "world/robot/link3",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from the recording");
     }
     // The program text and a checkpoint verdict are in it.
     assert!(text.contains("place_on"), "program text missing");

@@ -4,9 +4,10 @@
 //!
 //! | entity | what | when |
 //! |---|---|---|
-//! | `world/table`, `world/objects/NAME`, `world/robot/PART` | coloured meshes (static), poses (`Transform3D`) | poses sampled every [`Recorder::sample_every`] physics steps, logged when they changed (all at the recording's first sample), sent as columns in batches |
+//! | `world/table`, `world/objects/NAME`, `world/robot/PART` | coloured meshes (static); a moving body's mesh is in a frame of its own, named by its entity path (`CoordinateFrame`) | at the start |
+//! | `world/robot/tcp` | the tool-centre point, a marker in its own frame | at the start |
+//! | `world/poses` | the poses of the moving bodies and the TCP: `Transform3D` rows, each naming its frame (`child_frame`, e.g. `world/robot/link3`), as ROS logs `/tf` | sampled every [`Recorder::sample_every`] physics steps, logged when they changed (all at the recording's first sample), sent as columns in batches |
 //! | `world/robot/gripper_opening` | gripper opening, m (`Scalars`) | sampled likewise |
-//! | `world/robot/tcp` | tool-centre point (`Points3D`) | sampled likewise |
 //! | `world/robot/planned_path` | the TCP along each planned motion (`LineStrips3D`) | when a motion starts |
 //! | `world/robot/tcp_path` | the TCP path of the whole episode (`LineStrips3D`) | at the end |
 //! | `camera/CAM/rgb`, `…/depth`, `…/segmentation` | checkpoint frames (PNG, as the inspector saw them) | at each checkpoint |
@@ -23,8 +24,12 @@
 //! episode (attempt, sample, seed).
 //!
 //! The episode thread only copies poses into buffers; a writer thread of the
-//! recorder's own builds the columns and logs them, and rerun's threads encode and
-//! write, so on a machine with a spare core the simulation barely slows down.
+//! recorder's own opens the stream, builds the columns and logs them, and rerun's
+//! threads encode and write, so on a machine with a spare core the simulation barely
+//! slows down. rerun's cost is mostly per chunk (each carries its schema, and the
+//! file's footer indexes every chunk by timeline and component), so all poses of a
+//! batch go in one chunk and what never changes (colours, the program's media type)
+//! is static.
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
@@ -75,8 +80,9 @@ pub enum VizError {
 /// Mutable state of the recorder (owned by the episode thread).
 #[derive(Default)]
 struct State {
-    /// Entity paths of the world's bodies and whether each moves (meshes are logged
-    /// once, then only the poses of the bodies that move).
+    /// Entity paths of the world's bodies (also the frame names of the bodies that
+    /// move) and whether each moves (meshes are logged once, then only the poses of the
+    /// bodies that move).
     bodies: Arc<Vec<(String, bool)>>,
     /// The bodies themselves (their handles, to read poses).
     visual: Vec<VisualBody>,
@@ -110,6 +116,25 @@ const PLAN_POINTS: usize = 48;
 /// A value is logged again only when it moved more than this (metres, quaternion
 /// components): rerun shows the latest value, so a body at rest costs nothing.
 const CHANGE_EPS: f32 = 1e-4;
+
+/// Where the poses of all moving bodies and of the TCP are logged, one `Transform3D`
+/// row per body and sample whose `child_frame` is the body's entity path (each body's
+/// mesh is static in that frame): one chunk per batch instead of one per body, as ROS
+/// logs `/tf`.
+pub const POSES: &str = "world/poses";
+/// The tool-centre point: a marker whose frame's poses are in [`POSES`].
+const TCP: &str = "world/robot/tcp";
+/// The TCP along each planned motion.
+const PLANNED_PATH: &str = "world/robot/planned_path";
+/// The TCP path of the whole episode.
+const TCP_PATH: &str = "world/robot/tcp_path";
+/// Colours (sRGB) of the planned paths, and of the TCP marker and its path.
+const PLANNED_RGB: [u8; 3] = [80, 160, 255];
+const TCP_RGB: [u8; 3] = [255, 200, 0];
+
+fn color([r, g, b]: [u8; 3]) -> rerun::Color {
+    rerun::Color::from_rgb(r, g, b)
+}
 
 /// A pose: translation and quaternion (x, y, z, w).
 type Pose = ([f32; 3], [f32; 4]);
@@ -181,17 +206,23 @@ impl<T: Changed + Clone> Track<T> {
         }
     }
 
-    /// The time columns of these samples (`sim_time` follows from `step`).
+    /// The time columns of these samples.
     fn index(&self, attempt: i64) -> [TimeColumn; 3] {
-        [
-            TimeColumn::new_sequence("step", self.steps.iter().copied()),
-            TimeColumn::new_duration_secs(
-                "sim_time",
-                self.steps.iter().map(|&s| s as f64 * cap_sim::world::DT_S),
-            ),
-            TimeColumn::new_sequence("attempt", std::iter::repeat_n(attempt, self.steps.len())),
-        ]
+        time_columns(&self.steps, attempt)
     }
+}
+
+/// The three timelines of rows logged at `steps` (on the recording's `step` timeline) of
+/// `attempt`; `sim_time` follows from `step`.
+fn time_columns(steps: &[i64], attempt: i64) -> [TimeColumn; 3] {
+    [
+        TimeColumn::new_sequence("step", steps.iter().copied()),
+        TimeColumn::new_duration_secs(
+            "sim_time",
+            steps.iter().map(|&s| s as f64 * cap_sim::world::DT_S),
+        ),
+        TimeColumn::new_sequence("attempt", std::iter::repeat_n(attempt, steps.len())),
+    ]
 }
 
 /// Samples buffered during an episode, sent as columns (one chunk per entity per batch
@@ -200,7 +231,7 @@ impl<T: Changed + Clone> Track<T> {
 struct Samples {
     /// Per body (same order as `State::bodies`).
     poses: Vec<Track<Pose>>,
-    tcp: Track<[f32; 3]>,
+    tcp: Track<Pose>,
     gripper: Track<f64>,
     /// Samples taken since the last batch was sent.
     taken: usize,
@@ -222,6 +253,9 @@ impl Samples {
 /// Work for the writer thread: everything that touches the rerun stream.
 type Job = Box<dyn FnOnce(&RecordingStream) + Send>;
 
+/// Opens the stream, on the writer thread.
+type Open = Box<dyn FnOnce() -> Result<RecordingStream, VizError> + Send>;
+
 /// A rerun recording of a run.
 ///
 /// The episode thread only copies poses into buffers; building rerun's columns and
@@ -229,11 +263,12 @@ type Job = Box<dyn FnOnce(&RecordingStream) + Send>;
 /// and file threads encode and write), so recording costs the simulation little on a
 /// machine with a spare core. [`Self::finish`] waits for all of it.
 pub struct Recorder {
-    rec: RecordingStream,
     sample_every: u64,
     state: Mutex<State>,
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// Why the writer thread could not open the stream (reported by [`Self::finish`]).
+    failed: Arc<Mutex<Option<VizError>>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -262,6 +297,36 @@ fn set_time(rec: &RecordingStream, step: u64, attempt: i64) {
     rec.set_time_sequence("step", step as i64);
     rec.set_duration_secs("sim_time", step as f64 * cap_sim::world::DT_S);
     rec.set_time_sequence("attempt", attempt);
+}
+
+/// Check what can be checked of `sink` before opening it: the file can be created,
+/// the address parses, there is a viewer to spawn.
+fn check_sink(sink: &Sink) -> Result<(), VizError> {
+    let err = |message: String| VizError::Start {
+        sink: format!("{sink:?}"),
+        message,
+    };
+    match sink {
+        Sink::Save(path) => std::fs::File::create(path)
+            .map(drop)
+            .map_err(|e| err(format!("{}: {e}", path.display()))),
+        Sink::Connect(url) => url
+            .parse::<rerun::external::re_uri::ProxyUri>()
+            .map(drop)
+            .map_err(|e| err(e.to_string())),
+        Sink::Spawn => spawn_executable().map(drop).map_err(err),
+    }
+}
+
+/// The viewer `--spawn` starts: `None` for the `rerun` on PATH, else the one
+/// `scripts/fetch-rerun.sh` installed; an error when there is neither.
+fn spawn_executable() -> Result<Option<PathBuf>, String> {
+    if on_path("rerun") {
+        return Ok(None);
+    }
+    fetched_viewer().map(Some).ok_or_else(|| {
+        "no `rerun` viewer on PATH or in cap's data directory: run `bash scripts/fetch-rerun.sh` or `pip install rerun-sdk==0.36.3`".into()
+    })
 }
 
 /// The viewer binary `scripts/fetch-rerun.sh` installs (`$DATA/rerun/rerun`).
@@ -390,76 +455,94 @@ impl Recorder {
             sink: format!("{sink:?}"),
             message: e.to_string(),
         };
-        let builder = || {
+        let name = name.to_string();
+        let builder = move || {
             RecordingStreamBuilder::new("cap")
                 .recording_name(name)
                 .send_properties(true)
         };
-        let open = |sink: &Sink| -> Result<RecordingStream, VizError> {
-            match sink {
-                Sink::Save(path) => builder().save(path).map_err(|e| start_err(sink, &e)),
-                Sink::Connect(url) => builder()
-                    .connect_grpc_opts(url.clone())
-                    .map_err(|e| start_err(sink, &e)),
-                Sink::Spawn => {
-                    let mut opts = rerun::SpawnOptions::default();
-                    if !on_path("rerun") {
-                        match fetched_viewer() {
-                            Some(bin) => opts.executable_path = Some(bin.display().to_string()),
-                            None => {
-                                return Err(start_err(
-                                    sink,
-                                    &"no `rerun` viewer on PATH or in cap's data directory: run `bash scripts/fetch-rerun.sh` or `pip install rerun-sdk==0.36.3`",
-                                ))
-                            }
-                        }
-                    }
-                    builder().spawn_opts(&opts).map_err(|e| start_err(sink, &e))
-                }
-            }
-        };
-        let rec = match sinks {
+        // What can fail at once (a file that cannot be created, a bad address, no
+        // viewer to spawn) is checked here; the stream itself is opened on the writer
+        // thread, while the episode starts (rerun's start costs about a millisecond).
+        let open: Open = match sinks {
             [] => return Err(VizError::NoSink),
-            [one] => open(one)?,
+            [one] => {
+                check_sink(one)?;
+                let (sink, err_sink) = (one.clone(), one.clone());
+                Box::new(move || {
+                    let rec = match &sink {
+                        Sink::Save(path) => builder().save(path),
+                        Sink::Connect(url) => builder().connect_grpc_opts(url.clone()),
+                        Sink::Spawn => {
+                            let opts = rerun::SpawnOptions {
+                                executable_path: spawn_executable()
+                                    .ok()
+                                    .flatten()
+                                    .map(|bin| bin.display().to_string()),
+                                ..Default::default()
+                            };
+                            builder().spawn_opts(&opts)
+                        }
+                    };
+                    rec.map_err(|e| start_err(&err_sink, &e))
+                })
+            }
             many => {
-                // Several sinks: open the first, then tee into the others.
-                let rec = builder().buffered().map_err(|e| start_err(&many[0], &e))?;
+                // Several sinks: one stream teed into all of them.
+                if let Some(s) = many.iter().find(|s| **s == Sink::Spawn) {
+                    return Err(start_err(
+                        s,
+                        &"--spawn cannot be combined with another sink; use --connect to a viewer you started",
+                    ));
+                }
                 let mut sinks: Vec<Box<dyn rerun::sink::LogSink>> = Vec::new();
                 for s in many {
+                    check_sink(s)?;
                     match s {
                         Sink::Save(p) => sinks.push(Box::new(
                             rerun::sink::FileSink::new(p).map_err(|e| start_err(s, &e))?,
                         )),
-                        Sink::Connect(url) => sinks.push(Box::new(
-                            rerun::sink::GrpcSink::new(
-                                url.parse::<rerun::external::re_uri::ProxyUri>()
-                                    .map_err(|e| start_err(s, &e))?,
-                            ),
-                        )),
-                        Sink::Spawn => {
-                            return Err(start_err(
-                                s,
-                                &"--spawn cannot be combined with another sink; use --connect to a viewer you started",
-                            ))
-                        }
+                        Sink::Connect(url) => sinks.push(Box::new(rerun::sink::GrpcSink::new(
+                            url.parse::<rerun::external::re_uri::ProxyUri>()
+                                .map_err(|e| start_err(s, &e))?,
+                        ))),
+                        Sink::Spawn => {}
                     }
                 }
-                rec.set_sinks(sinks);
-                rec
+                let first = many[0].clone();
+                Box::new(move || {
+                    let rec = builder().buffered().map_err(|e| start_err(&first, &e))?;
+                    rec.set_sinks(sinks);
+                    Ok(rec)
+                })
             }
         };
-        Self::from_stream(rec, sample_every)
+        Self::spawn(open, sample_every)
     }
 
     /// A recorder writing into an open stream, with its writer thread.
+    #[cfg(test)]
     fn from_stream(rec: RecordingStream, sample_every: u64) -> Result<Arc<Self>, VizError> {
+        Self::spawn(Box::new(move || Ok(rec)), sample_every)
+    }
+
+    /// Start the writer thread: it opens the stream, then runs the jobs queued.
+    fn spawn(open: Open, sample_every: u64) -> Result<Arc<Self>, VizError> {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let writer_rec = rec.clone();
+        let failed = Arc::new(Mutex::new(None));
+        let failure = Arc::clone(&failed);
         let writer = std::thread::Builder::new()
             .name("cap-viz-writer".into())
-            .spawn(move || {
-                for job in queue {
-                    job(&writer_rec);
+            .spawn(move || match open() {
+                Ok(rec) => {
+                    for job in queue {
+                        job(&rec);
+                    }
+                }
+                Err(e) => {
+                    if let Ok(mut f) = failure.lock() {
+                        *f = Some(e);
+                    }
                 }
             })
             .map_err(|e| VizError::Start {
@@ -467,11 +550,11 @@ impl Recorder {
                 message: e.to_string(),
             })?;
         Ok(Arc::new(Self {
-            rec,
             sample_every: sample_every.max(1),
             state: Mutex::new(State::default()),
             jobs: Some(jobs),
             writer: Some(writer),
+            failed,
         }))
     }
 
@@ -480,16 +563,11 @@ impl Recorder {
         self.sample_every
     }
 
-    /// Queue `job` for the writer thread (run here if that thread is gone).
+    /// Queue `job` for the writer thread. If that thread is gone (the stream could not
+    /// be opened), the job is dropped and [`Self::finish`] says why.
     fn submit(&self, job: impl FnOnce(&RecordingStream) + Send + 'static) {
-        let job: Job = Box::new(job);
-        match &self.jobs {
-            Some(tx) => {
-                if let Err(mpsc::SendError(job)) = tx.send(job) {
-                    job(&self.rec);
-                }
-            }
-            None => job(&self.rec),
+        if let Some(tx) = &self.jobs {
+            let _ = tx.send(Box::new(job));
         }
     }
 
@@ -513,15 +591,20 @@ impl Recorder {
     /// for its footer, written when the recorder is dropped) after this.
     pub fn finish(&self) -> Result<(), VizError> {
         let (done, wait) = mpsc::channel();
-        self.submit(move |_| {
-            let _ = done.send(());
+        self.submit(move |rec| {
+            let _ = done.send(
+                rec.flush_blocking()
+                    .map_err(|e| VizError::Flush(e.to_string())),
+            );
         });
-        // An error here means the writer thread died; rerun's flush still reports
-        // whether what reached the stream was written.
-        let _ = wait.recv();
-        self.rec
-            .flush_blocking()
-            .map_err(|e| VizError::Flush(e.to_string()))
+        wait.recv().unwrap_or_else(|_| {
+            Err(self
+                .failed
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .unwrap_or_else(|| VizError::Flush("the recorder's writer thread stopped".into())))
+        })
     }
 
     /// Take a sample of every body, the TCP and the gripper (buffered; see
@@ -533,12 +616,14 @@ impl Recorder {
         for (track, p) in sm.poses.iter_mut().zip(poses) {
             track.push(step, (p.translation, p.rotation_xyzw));
         }
-        let tcp = world.tcp().translation.vector;
-        let tcp = [tcp.x as f32, tcp.y as f32, tcp.z as f32];
-        sm.tcp.push(step, tcp);
+        let tcp = world.tcp();
+        let (t, q) = (tcp.translation.vector, tcp.rotation.coords);
+        let t = [t.x as f32, t.y as f32, t.z as f32];
+        sm.tcp
+            .push(step, (t, [q.x as f32, q.y as f32, q.z as f32, q.w as f32]));
         sm.gripper.push(step, world.gripper_opening_m());
         sm.taken += 1;
-        s.tcp_path.push(tcp);
+        s.tcp_path.push(t);
         if s.samples.taken >= SAMPLE_BATCH {
             self.send_samples(s);
         }
@@ -556,21 +641,12 @@ impl Recorder {
         self.submit(move |rec| send_columns(rec, &bodies, &batch, attempt));
     }
 
-    /// Log a TCP path (a line strip) at `entity`, at `step` of `attempt`.
-    fn log_path(
-        &self,
-        entity: &'static str,
-        points: Vec<[f32; 3]>,
-        color: rerun::Color,
-        step: u64,
-        attempt: i64,
-    ) {
+    /// Log a TCP path (a line strip; its colour is static) at `entity`, at `step` of
+    /// `attempt`.
+    fn log_path(&self, entity: &'static str, points: Vec<[f32; 3]>, step: u64, attempt: i64) {
         self.submit(move |rec| {
             set_time(rec, step, attempt);
-            let _ = rec.log(
-                entity,
-                &rerun::LineStrips3D::new([points]).with_colors([color]),
-            );
+            let _ = rec.log(entity, &rerun::LineStrips3D::new([points]));
         });
     }
 
@@ -580,15 +656,8 @@ impl Recorder {
         self.submit(move |rec| {
             // The text log as one column chunk (one call instead of one per event).
             if !trace.is_empty() {
-                let step = |e: &TraceEvent| offset + e.step;
-                let index = [
-                    TimeColumn::new_sequence("step", trace.iter().map(|e| step(e) as i64)),
-                    TimeColumn::new_duration_secs(
-                        "sim_time",
-                        trace.iter().map(|e| step(e) as f64 * cap_sim::world::DT_S),
-                    ),
-                    TimeColumn::new_sequence("attempt", std::iter::repeat_n(attempt, trace.len())),
-                ];
+                let steps: Vec<i64> = trace.iter().map(|e| (offset + e.step) as i64).collect();
+                let index = time_columns(&steps, attempt);
                 if let Ok(cols) = rerun::TextLog::update_fields()
                     .with_many_text(trace.iter().map(describe))
                     .with_many_level(trace.iter().map(level))
@@ -607,27 +676,32 @@ impl Recorder {
     }
 }
 
-/// Send samples as columns, one chunk per entity that changed.
+/// Send samples as columns: the poses of every body that moved and of the TCP as one
+/// chunk at [`POSES`] (one row per frame and sample), the gripper as another.
 fn send_columns(rec: &RecordingStream, bodies: &[(String, bool)], batch: &Samples, attempt: i64) {
-    for ((path, dynamic), t) in bodies.iter().zip(&batch.poses) {
-        if !dynamic || t.steps.is_empty() {
-            continue;
-        }
+    let mut rows: Vec<(i64, &str, &Pose)> = bodies
+        .iter()
+        .zip(&batch.poses)
+        .filter(|((_, dynamic), _)| *dynamic)
+        .map(|((frame, _), t)| (frame.as_str(), t))
+        .chain([(TCP, &batch.tcp)])
+        .flat_map(|(frame, t)| {
+            t.steps
+                .iter()
+                .zip(&t.values)
+                .map(move |(&step, pose)| (step, frame, pose))
+        })
+        .collect();
+    if !rows.is_empty() {
+        rows.sort_by_key(|r| r.0);
+        let steps: Vec<i64> = rows.iter().map(|r| r.0).collect();
         if let Ok(cols) = rerun::Transform3D::update_fields()
-            .with_many_translation(t.values.iter().map(|v| v.0))
-            .with_many_quaternion(t.values.iter().map(|v| rerun::Quaternion::from_xyzw(v.1)))
+            .with_many_translation(rows.iter().map(|r| r.2 .0))
+            .with_many_quaternion(rows.iter().map(|r| rerun::Quaternion::from_xyzw(r.2 .1)))
+            .with_many_child_frame(rows.iter().map(|r| r.1))
             .columns_of_unit_batches()
         {
-            let _ = rec.send_columns(format!("world/{path}"), t.index(attempt), cols);
-        }
-    }
-    let t = &batch.tcp;
-    if !t.steps.is_empty() {
-        if let Ok(cols) = rerun::Points3D::update_fields()
-            .with_positions(t.values.iter().copied())
-            .columns_of_unit_batches()
-        {
-            let _ = rec.send_columns("world/robot/tcp", t.index(attempt), cols);
+            let _ = rec.send_columns(POSES, time_columns(&steps, attempt), cols);
         }
     }
     let t = &batch.gripper;
@@ -638,7 +712,9 @@ fn send_columns(rec: &RecordingStream, bodies: &[(String, bool)], batch: &Sample
     }
 }
 
-/// Log the static meshes of `bodies`, the world's axes and the TCP marker's look.
+/// Log the static meshes of `bodies` (a moving body's in its own frame, which
+/// [`POSES`] places), the world's axes, and the look of the TCP marker, the paths and
+/// the program (what changes comes later, without it).
 fn log_meshes(rec: &RecordingStream, bodies: &[VisualBody]) {
     let _ = rec.log_static("world", &rerun::ViewCoordinates::RIGHT_HAND_Z_UP());
     for b in bodies {
@@ -649,14 +725,36 @@ fn log_meshes(rec: &RecordingStream, bodies: &[VisualBody]) {
                     .iter()
                     .map(|&[r, g, b]| rerun::Color::from_rgb(r, g, b)),
             );
-        let _ = rec.log_static(format!("world/{}", b.path), &mesh);
+        let entity = format!("world/{}", b.path);
+        if b.dynamic {
+            let frame = rerun::CoordinateFrame::new(entity.as_str());
+            let _ = rec.log_static(
+                entity.as_str(),
+                &[&mesh as &dyn rerun::AsComponents, &frame],
+            );
+        } else {
+            let _ = rec.log_static(entity, &mesh);
+        }
     }
-    // The TCP marker's look (its positions come per sample).
+    // The TCP marker: a point at the origin of its frame.
     let _ = rec.log_static(
-        "world/robot/tcp",
-        &rerun::Points3D::update_fields()
-            .with_radii([0.006])
-            .with_colors([rerun::Color::from_rgb(255, 200, 0)]),
+        TCP,
+        &[
+            &rerun::Points3D::new([[0.0, 0.0, 0.0]])
+                .with_radii([0.006])
+                .with_colors([color(TCP_RGB)]) as &dyn rerun::AsComponents,
+            &rerun::CoordinateFrame::new(TCP),
+        ],
+    );
+    for (entity, rgb) in [(PLANNED_PATH, PLANNED_RGB), (TCP_PATH, TCP_RGB)] {
+        let _ = rec.log_static(
+            entity,
+            &rerun::LineStrips3D::update_fields().with_colors([color(rgb)]),
+        );
+    }
+    let _ = rec.log_static(
+        "program",
+        &rerun::TextDocument::update_fields().with_media_type(rerun::MediaType::markdown()),
     );
     // Hand the meshes to rerun's encoder and file threads now (its batcher would hold
     // them for up to 200 ms), so they are written while the episode runs.
@@ -772,13 +870,7 @@ impl StepObserver for Watch {
             .lock()
             .map(|s| (s.offset, s.attempt))
             .unwrap_or((0, 0));
-        r.log_path(
-            "world/robot/planned_path",
-            pts,
-            rerun::Color::from_rgb(80, 160, 255),
-            offset + world.steps(),
-            attempt,
-        );
+        r.log_path(PLANNED_PATH, pts, offset + world.steps(), attempt);
     }
 }
 
@@ -819,7 +911,12 @@ impl EpisodeRecorder for EpisodeLog {
         s.offset = s.next_offset;
         if !s.meshes_logged {
             let bodies = world.visual_bodies();
-            s.bodies = Arc::new(bodies.iter().map(|b| (b.path.clone(), b.dynamic)).collect());
+            s.bodies = Arc::new(
+                bodies
+                    .iter()
+                    .map(|b| (format!("world/{}", b.path), b.dynamic))
+                    .collect(),
+            );
             s.visual = bodies.clone();
             r.submit(move |rec| log_meshes(rec, &bodies));
             s.meshes_logged = true;
@@ -833,10 +930,7 @@ impl EpisodeRecorder for EpisodeLog {
         let (step, attempt) = (s.offset + world.steps(), s.attempt);
         r.submit(move |rec| {
             set_time(rec, step, attempt);
-            let _ = rec.log(
-                "program",
-                &rerun::TextDocument::new(text).with_media_type(rerun::MediaType::markdown()),
-            );
+            let _ = rec.log("program", &rerun::TextDocument::new(text));
         });
         let poses = world.visual_poses(&s.visual);
         r.sample(world, &mut s, poses);
@@ -858,13 +952,7 @@ impl EpisodeRecorder for EpisodeLog {
         let step = offset + world.steps();
         // The next episode of this recording starts a second after this one ended.
         s.next_offset = step + (1.0 / cap_sim::world::DT_S).round() as u64;
-        r.log_path(
-            "world/robot/tcp_path",
-            path,
-            rerun::Color::from_rgb(255, 200, 0),
-            step,
-            attempt,
-        );
+        r.log_path(TCP_PATH, path, step, attempt);
         drop(s);
         r.log_trace(trace.to_vec(), offset, attempt, self.images_dir.clone());
     }
@@ -880,16 +968,27 @@ mod tests {
 
     const PICK_PLACE: &str = "pick(\"red_block\");\nplace_on(\"red_block\", \"blue_plate\");\n";
 
-    /// Steps (on the `step` timeline) of every row logged per entity, and per entity
-    /// whether `sim_time` agrees with `step`.
-    fn rows(msgs: Vec<LogMsg>) -> BTreeMap<String, Vec<i64>> {
+    /// What a recording holds: the steps (on the `step` timeline) of the rows logged
+    /// per entity (`/world/...`) and per frame of [`POSES`] (`frame:world/...`), checking
+    /// that `sim_time` agrees with `step` on every row; and the static frame of each
+    /// entity that has one.
+    struct Logged {
+        rows: BTreeMap<String, Vec<i64>>,
+        frames: BTreeMap<String, String>,
+    }
+
+    fn logged(msgs: Vec<LogMsg>) -> Logged {
         let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut frames = BTreeMap::new();
         for m in msgs {
             let LogMsg::ArrowMsg(_, arrow) = m else {
                 continue;
             };
             let chunk = Chunk::from_arrow_msg(&arrow).unwrap();
             let entity = chunk.entity_path().to_string();
+            for frame in chunk.iter_slices::<String>("CoordinateFrame:frame".into()) {
+                frames.insert(entity.clone(), frame[0].to_string());
+            }
             let timelines = chunk.timelines();
             let Some(step) = timelines.get(&"step".into()) else {
                 continue;
@@ -902,6 +1001,14 @@ mod tests {
                     "{entity}: sim_time {t} ns at step {s}"
                 );
             }
+            if entity == format!("/{POSES}") {
+                let children = chunk.iter_slices::<String>("Transform3D:child_frame".into());
+                for (s, frame) in step.times_raw().iter().zip(children) {
+                    out.entry(format!("frame:{}", frame[0]))
+                        .or_default()
+                        .push(*s);
+                }
+            }
             out.entry(entity)
                 .or_default()
                 .extend_from_slice(step.times_raw());
@@ -909,7 +1016,7 @@ mod tests {
         for v in out.values_mut() {
             v.sort_unstable();
         }
-        out
+        Logged { rows: out, frames }
     }
 
     #[test]
@@ -932,7 +1039,7 @@ mod tests {
             ends.push(e.world.steps() as i64);
         }
         recorder.finish().unwrap();
-        let rows = rows(storage.take());
+        let Logged { rows, frames } = logged(storage.take());
 
         // The first episode keeps its own steps; each next one starts a second after
         // the previous one ended.
@@ -952,11 +1059,18 @@ mod tests {
         assert_eq!(*trace.last().unwrap(), starts[2] + ends[2]);
         assert_eq!(rows["/program"], starts.to_vec());
 
+        // Every moving body's mesh is in its own frame, placed by the poses.
+        for body in ["world/objects/green_block", "world/robot/link3", TCP] {
+            assert_eq!(frames[&format!("/{body}")], body);
+        }
+        assert!(!frames.contains_key("/world/table"));
+        // Poses are one chunk per batch at POSES, not rows of the bodies' entities.
+        assert!(!rows.contains_key("/world/robot/link3"));
         // A block nobody touches is logged when the recording starts and when a seed
         // puts it somewhere else, not again for an episode that leaves it where it was.
-        assert_eq!(rows["/world/objects/green_block"], vec![0, starts[2]]);
+        assert_eq!(rows["frame:world/objects/green_block"], vec![0, starts[2]]);
         // The arm moves in every episode and goes back home for the next one.
-        let link = &rows["/world/robot/link3"];
+        let link = &rows["frame:world/robot/link3"];
         assert!(link.len() > 40, "{} samples of link3", link.len());
         assert!(link.contains(&starts[1]) && link.contains(&starts[2]));
         // Samples fall on the sampling grid of their episode (or its last step).
@@ -968,9 +1082,9 @@ mod tests {
         };
         assert!(link.iter().all(|&s| on_grid(s)), "{link:?}");
         // The table does not move at all: only its mesh, no poses.
-        assert!(!rows.contains_key("/world/table"));
+        assert!(!rows.contains_key("frame:world/table"));
+        assert!(rows["frame:world/robot/tcp"].len() > 40);
         for entity in [
-            "/world/robot/tcp",
             "/world/robot/gripper_opening",
             "/world/robot/planned_path",
             "/world/robot/tcp_path",
@@ -981,6 +1095,24 @@ mod tests {
                 rows.keys()
             );
         }
+    }
+
+    #[test]
+    fn a_stream_that_cannot_be_opened_is_reported_by_finish() {
+        let r = Recorder::spawn(
+            Box::new(|| {
+                Err(VizError::Start {
+                    sink: "Save(\"run.rrd\")".into(),
+                    message: "disk full".into(),
+                })
+            }),
+            DEFAULT_SAMPLE_EVERY,
+        )
+        .unwrap();
+        r.log_report("{}");
+        let e = r.finish().unwrap_err().to_string();
+        assert!(e.contains("run.rrd") && e.contains("disk full"), "{e}");
+        assert!(r.finish().is_err());
     }
 
     #[test]
