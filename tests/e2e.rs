@@ -1297,11 +1297,13 @@ fn exec_records_a_run_that_the_rerun_cli_reads_back() {
     for timeline in ["sim_time", "step", "attempt"] {
         assert!(text.contains(timeline), "timeline {timeline} missing");
     }
-    // Each moving body's pose is a row of /world/poses naming its frame.
+    // Each moving body's pose is a row of /world/poses naming its frame (a value,
+    // printed in brackets), and its mesh is static in that frame.
     for needle in [
         "Transform3D:child_frame",
         "CoordinateFrame:frame",
-        "world/robot/link3",
+        "[world/robot/link3]",
+        "[world/objects/red_block]",
     ] {
         assert!(text.contains(needle), "{needle} missing from the recording");
     }
