@@ -205,11 +205,6 @@ impl<T: Changed + Clone> Track<T> {
             last: None,
         }
     }
-
-    /// The time columns of these samples.
-    fn index(&self, attempt: i64) -> [TimeColumn; 3] {
-        time_columns(&self.steps, attempt)
-    }
 }
 
 /// The three timelines of rows logged at `steps` (on the recording's `step` timeline) of
@@ -707,7 +702,11 @@ fn send_columns(rec: &RecordingStream, bodies: &[(String, bool)], batch: &Sample
     let t = &batch.gripper;
     if !t.steps.is_empty() {
         if let Ok(cols) = rerun::Scalars::new(t.values.iter().copied()).columns_of_unit_batches() {
-            let _ = rec.send_columns("world/robot/gripper_opening", t.index(attempt), cols);
+            let _ = rec.send_columns(
+                "world/robot/gripper_opening",
+                time_columns(&t.steps, attempt),
+                cols,
+            );
         }
     }
 }
