@@ -273,6 +273,9 @@ def main():
             opt.step()
             sched.step()
             run_loss += loss.item()
+            if (step + 1) % 50 == 0:
+                print(f"  epoch {epoch + 1} step {step + 1}/{steps_per_epoch}  loss {run_loss / (step + 1):.4f}  "
+                      f"({time.time() - t0:.0f} s)", flush=True)
         c, t, _ = evaluate(net, timages, tidx, tqs, tlabels, trels, nrel)
         print(f"epoch {epoch + 1}/{a.epochs}  loss {run_loss / steps_per_epoch:.4f}  "
               f"held-out acc {c.sum() / t.sum():.4f}  ({time.time() - t0:.0f} s)", flush=True)

@@ -15,7 +15,8 @@ use crate::{Inspector, Observation};
 pub const VISIBLE_MIN_PX: usize = 12;
 /// `left_of`/`right_of` need this much separation along y, metres.
 pub const SIDE_MARGIN_M: f64 = 0.02;
-/// `near`: horizontal centre distance below this, metres.
+/// `near`: centre distance below this, metres (in 3D: a block lifted high above a plate,
+/// or lying on the floor under the table, is not near it).
 pub const NEAR_M: f64 = 0.10;
 /// Below this height an object has fallen off the table, metres.
 pub const OFF_TABLE_Z_M: f64 = -0.03;
@@ -86,7 +87,7 @@ pub fn judge(world: &World, frames: &[Frame], st: &Statement) -> Result<bool, St
             match st.relation {
                 Relation::LeftOf => pa.y - pb.y > SIDE_MARGIN_M,
                 Relation::RightOf => pb.y - pa.y > SIDE_MARGIN_M,
-                _ => (pa.xy() - pb.xy()).norm() < NEAR_M,
+                _ => (pa - pb).norm() < NEAR_M,
             }
         }
         Relation::Visible => {
@@ -201,6 +202,36 @@ mod tests {
         assert_eq!(ask(&w, "the red block is upright"), Answer::Holds);
         assert_eq!(
             ask(&w, "the red block has fallen off the table"),
+            Answer::DoesNotHold
+        );
+    }
+
+    #[test]
+    fn near_is_a_centre_distance_in_3d() {
+        let mut w = world();
+        let plate = w.object("blue_plate").unwrap().position();
+        let at = |dx: f64, z: f64| cap_core::nalgebra::Point3::new(plate.x + dx, plate.y, z);
+        // Beside the plate on the table, 8 cm away: near; 12 cm away: not.
+        w.teleport("red_block", at(0.08, 0.021), 0.0).unwrap();
+        assert_eq!(
+            ask(&w, "the red block is near the blue plate"),
+            Answer::Holds
+        );
+        w.teleport("red_block", at(0.12, 0.021), 0.0).unwrap();
+        assert_eq!(
+            ask(&w, "the red block is near the blue plate"),
+            Answer::DoesNotHold
+        );
+        // Right above it but 20 cm up, or on the floor under the table: not near,
+        // though the horizontal distance is 2 cm.
+        w.teleport("red_block", at(0.02, 0.2), 0.0).unwrap();
+        assert_eq!(
+            ask(&w, "the red block is near the blue plate"),
+            Answer::DoesNotHold
+        );
+        w.teleport("red_block", at(0.02, -0.5), 0.0).unwrap();
+        assert_eq!(
+            ask(&w, "the red block is near the blue plate"),
             Answer::DoesNotHold
         );
     }

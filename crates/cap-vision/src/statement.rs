@@ -27,7 +27,7 @@ pub enum Relation {
     LeftOf,
     /// Subject is further to the robot's right (−y) than the object, by > 2 cm.
     RightOf,
-    /// Subject's centre is within 10 cm of the object's (horizontally).
+    /// Subject's centre is within 10 cm of the object's (in 3D).
     Near,
     /// Subject shows on at least [`crate::geometric::VISIBLE_MIN_PX`] pixels of a camera.
     Visible,
