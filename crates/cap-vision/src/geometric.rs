@@ -211,29 +211,22 @@ mod tests {
         let mut w = world();
         let plate = w.object("blue_plate").unwrap().position();
         let at = |dx: f64, z: f64| cap_core::nalgebra::Point3::new(plate.x + dx, plate.y, z);
-        // Beside the plate on the table, 8 cm away: near; 12 cm away: not.
-        w.teleport("red_block", at(0.08, 0.021), 0.0).unwrap();
-        assert_eq!(
-            ask(&w, "the red block is near the blue plate"),
-            Answer::Holds
-        );
-        w.teleport("red_block", at(0.12, 0.021), 0.0).unwrap();
-        assert_eq!(
-            ask(&w, "the red block is near the blue plate"),
-            Answer::DoesNotHold
-        );
-        // Right above it but 20 cm up, or on the floor under the table: not near,
-        // though the horizontal distance is 2 cm.
-        w.teleport("red_block", at(0.02, 0.2), 0.0).unwrap();
-        assert_eq!(
-            ask(&w, "the red block is near the blue plate"),
-            Answer::DoesNotHold
-        );
-        w.teleport("red_block", at(0.02, -0.5), 0.0).unwrap();
-        assert_eq!(
-            ask(&w, "the red block is near the blue plate"),
-            Answer::DoesNotHold
-        );
+        // Beside the plate on the table, 8 cm away: near; 12 cm away: not. Right above
+        // it but 20 cm up, or on the floor under the table: not near, though the
+        // horizontal distance is 2 cm.
+        for (dx, z, expected) in [
+            (0.08, 0.021, Answer::Holds),
+            (0.12, 0.021, Answer::DoesNotHold),
+            (0.02, 0.2, Answer::DoesNotHold),
+            (0.02, -0.5, Answer::DoesNotHold),
+        ] {
+            w.teleport("red_block", at(dx, z), 0.0).unwrap();
+            assert_eq!(
+                ask(&w, "the red block is near the blue plate"),
+                expected,
+                "red block {dx} m beside the plate at z = {z} m"
+            );
+        }
     }
 
     #[test]
