@@ -55,6 +55,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 #[test]
 fn successful_run_exits_0_with_report_and_trace() {
     let (o, r, trace) = exec(
@@ -1466,4 +1470,33 @@ fn recording_is_off_by_default_and_a_bad_sink_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("rerun"), "{}", stderr(&o));
     assert!(out.join("report.json").is_file());
+    // A recording that cannot be written to the end (here: no space left) fails the
+    // command with the file named, after the run's own outcome and outputs.
+    if Path::new("/dev/full").exists() {
+        let _ = std::fs::remove_file(out.join("report.json"));
+        let o = cap(&[
+            "exec",
+            "scenes/tabletop.toml",
+            "examples/policies/red_on_blue.rhai",
+            "--task",
+            "red_on_blue",
+            "--out",
+            out.to_str().unwrap(),
+            "--save",
+            "/dev/full",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("red_on_blue (seed 0): success"),
+            "{}",
+            stdout(&o)
+        );
+        assert!(
+            stderr(&o).contains("/dev/full: ") && stderr(&o).contains("No space left"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!stdout(&o).contains("recording:"), "{}", stdout(&o));
+        assert!(out.join("report.json").is_file());
+    }
 }

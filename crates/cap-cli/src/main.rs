@@ -684,13 +684,27 @@ fn exec(
         })
         .collect::<Vec<_>>());
     report["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
-    let digest = write_outputs(out, &report, &episode.trace)?;
-    if let Some(r) = &recorder {
-        r.log_report(&serde_json::to_string_pretty(&report)?);
-        r.finish()?;
-        if let Some(p) = &record.save {
-            println!("recording: {} (view: rerun {})", p.display(), p.display());
+    // The recording is closed (rerun writes its footer) while the run's own outputs
+    // are written.
+    let finishing = match &recorder {
+        Some(r) => {
+            r.log_report(&serde_json::to_string_pretty(&report)?);
+            Some(r.finish_in_background())
         }
+        None => None,
+    };
+    let digest = write_outputs(out, &report, &episode.trace)?;
+    let recorded = finishing.map(cap_viz::Finishing::wait);
+    match &recorded {
+        Some(Ok(())) => {
+            if let Some(p) = &record.save {
+                println!("recording: {} (view: rerun {})", p.display(), p.display());
+            }
+        }
+        // The run's outcome is still printed; a recording that could not be written
+        // makes the command fail (exit 1 at least).
+        Some(Err(e)) => eprintln!("cap: {e}"),
+        None => {}
     }
 
     println!(
@@ -713,6 +727,9 @@ fn exec(
         } else {
             eprintln!("cap: {what} failed: {msg}");
         }
+    }
+    if matches!(recorded, Some(Err(_))) {
+        return Ok(code.max(1));
     }
     Ok(code)
 }

@@ -314,13 +314,26 @@ pub fn run(a: &Args) -> Result<u8> {
     full["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
     full["tokens_in"] = json!(report.attempts.iter().map(|x| x.tokens_in).sum::<u64>());
     full["tokens_out"] = json!(report.attempts.iter().map(|x| x.tokens_out).sum::<u64>());
-    std::fs::write(a.out.join("report.json"), serde_json::to_vec_pretty(&full)?)?;
-    if let Some(r) = &recorder {
-        r.log_report(&serde_json::to_string_pretty(&full)?);
-        r.finish()?;
-        if let Some(p) = &a.record.save {
-            println!("recording: {} (view: rerun {})", p.display(), p.display());
+    // The recording is closed (rerun writes its footer) while the report is written.
+    let finishing = match &recorder {
+        Some(r) => {
+            r.log_report(&serde_json::to_string_pretty(&full)?);
+            Some(r.finish_in_background())
         }
+        None => None,
+    };
+    std::fs::write(a.out.join("report.json"), serde_json::to_vec_pretty(&full)?)?;
+    let recorded = finishing.map(cap_viz::Finishing::wait);
+    match &recorded {
+        Some(Ok(())) => {
+            if let Some(p) = &a.record.save {
+                println!("recording: {} (view: rerun {})", p.display(), p.display());
+            }
+        }
+        // The run's outcome is still printed; a recording that could not be written
+        // makes the command fail.
+        Some(Err(e)) => eprintln!("cap: {e}"),
+        None => {}
     }
 
     println!(
@@ -340,7 +353,11 @@ pub fn run(a: &Args) -> Result<u8> {
         );
     }
     if report.success {
-        Ok(0)
+        Ok(if matches!(recorded, Some(Err(_))) {
+            1
+        } else {
+            0
+        })
     } else {
         eprintln!("cap: {}", report.stopped);
         Ok(1)

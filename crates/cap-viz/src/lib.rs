@@ -25,11 +25,16 @@
 //!
 //! The episode thread only copies poses into buffers; a writer thread of the
 //! recorder's own opens the stream, builds the columns and logs them, and rerun's
-//! threads encode and write, so on a machine with a spare core the simulation barely
-//! slows down. rerun's cost is mostly per chunk (each carries its schema, and the
-//! file's footer indexes every chunk by timeline and component), so all poses of a
-//! batch go in one chunk and what never changes (colours, the program's media type)
-//! is static.
+//! threads batch and encode, so on a machine with a spare core the simulation barely
+//! slows down. Each chunk carries its schema, so all poses of a batch go in one chunk
+//! and what never changes (colours, the program's media type) is static. What a short
+//! command waits for is closing the file: the last chunks, then rerun's footer, which
+//! indexes every chunk by timeline and component (about 2 ms, whatever the run's
+//! length). Poses are therefore sent in short batches while the episode runs, there
+//! are no timelines beyond the three above (rerun's wall-clock `log_time` is off), and
+//! [`Recorder::finish_in_background`] lets a command write its own outputs meanwhile.
+//! Files are written by rerun's encoder on rerun's forwarding thread (see
+//! `rrd_file`), which also keeps write errors for [`Recorder::finish`].
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
@@ -41,6 +46,9 @@ use cap_sim::visual::{SharedObserver, StepObserver, VisualBody};
 use cap_sim::world::World;
 use rerun::log::TimeColumn;
 use rerun::{RecordingStream, RecordingStreamBuilder};
+
+mod rrd_file;
+use rrd_file::RrdFile;
 
 /// The rerun version recordings are written with; view them with the same viewer
 /// (`pip install rerun-sdk==0.36.3`, or `scripts/fetch-rerun.sh`).
@@ -104,10 +112,13 @@ struct State {
 /// Physics steps between pose samples at the default detail level (20 Hz of sim time).
 pub const DEFAULT_SAMPLE_EVERY: u64 = 12;
 
-/// Samples per batch handed to the writer thread (12 s of sim time at the default
-/// rate): most episodes send once, at their end, as one chunk per entity (rerun's cost
-/// is mostly per chunk); long ones stream.
-const SAMPLE_BATCH: usize = 240;
+/// Samples per batch handed to the writer thread (1.2 s of sim time at the default
+/// rate): the poses reach the file while the episode runs, on the spare core, and what
+/// is left to encode when it ends is one batch (at most), not the whole episode. Closing
+/// a recording is what a short command waits for; fewer, larger chunks would save
+/// little (measured: 240 samples per batch, i.e. one chunk for most episodes, made a
+/// recorded `cap exec` about 1.5 ms slower).
+const SAMPLE_BATCH: usize = 24;
 
 /// At most this many points of a planned path are drawn (the paths are smooth; the
 /// planner's waypoints are far denser than a line needs).
@@ -245,22 +256,97 @@ impl Samples {
     }
 }
 
+/// A recording being closed ([`Recorder::finish_in_background`]).
+#[must_use = "`wait` says whether the recording was written"]
+pub struct Finishing<'a> {
+    recorder: &'a Recorder,
+    wait: mpsc::Receiver<Result<(), VizError>>,
+}
+
+impl Finishing<'_> {
+    /// Wait until the recording is closed; the first error of any sink, or why the
+    /// stream never opened.
+    pub fn wait(self) -> Result<(), VizError> {
+        self.wait.recv().unwrap_or_else(|_| {
+            Err(self
+                .recorder
+                .failed
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .unwrap_or_else(|| VizError::Flush("the recording is closed already".into())))
+        })
+    }
+}
+
 /// Work for the writer thread: everything that touches the rerun stream.
 type Job = Box<dyn FnOnce(&RecordingStream) + Send>;
 
+/// What the writer thread is asked to do.
+enum Msg {
+    /// Log something.
+    Job(Job),
+    /// Close the recording and report how it went.
+    Finish(mpsc::Sender<Result<(), VizError>>),
+}
+
+/// An open recording: the stream, and where its files report write errors.
+struct Opened {
+    rec: RecordingStream,
+    files: Vec<rrd_file::WriteError>,
+    /// Whether a viewer is among the sinks (a gRPC connection can fail while the
+    /// recording runs; only a flush finds out).
+    network: bool,
+}
+
+impl Opened {
+    fn new(rec: RecordingStream, files: Vec<rrd_file::WriteError>, network: bool) -> Self {
+        // rerun stamps rows with the wall-clock time they were logged (`log_time`) unless
+        // told not to; a run's times are its sim time, step and attempt (and every
+        // timeline costs a set of columns in the file's footer).
+        rec.set_log_time_enabled(false);
+        Self {
+            rec,
+            files,
+            network,
+        }
+    }
+
+    /// Flush a viewer's connection (to learn whether it still holds), then close the
+    /// stream: rerun sends what is pending and drops the sinks, and a file gets its
+    /// footer. The first error of any sink.
+    fn close(self) -> Result<(), VizError> {
+        let flushed = if self.network {
+            self.rec
+                .flush_blocking()
+                .map_err(|e| VizError::Flush(e.to_string()))
+        } else {
+            Ok(())
+        };
+        drop(self.rec);
+        let written = self
+            .files
+            .iter()
+            .find_map(|e| e.lock().ok().and_then(|e| e.clone()))
+            .map_or(Ok(()), |e| Err(VizError::Flush(e)));
+        flushed.and(written)
+    }
+}
+
 /// Opens the stream, on the writer thread.
-type Open = Box<dyn FnOnce() -> Result<RecordingStream, VizError> + Send>;
+type Open = Box<dyn FnOnce() -> Result<Opened, VizError> + Send>;
 
 /// A rerun recording of a run.
 ///
 /// The episode thread only copies poses into buffers; building rerun's columns and
 /// logging them happens on a writer thread of the recorder's own (and rerun's batcher
-/// and file threads encode and write), so recording costs the simulation little on a
-/// machine with a spare core. [`Self::finish`] waits for all of it.
+/// and forwarding threads encode and write), so recording costs the simulation little
+/// on a machine with a spare core. [`Self::finish`] closes the recording and waits for
+/// all of it.
 pub struct Recorder {
     sample_every: u64,
     state: Mutex<State>,
-    jobs: Option<mpsc::Sender<Job>>,
+    jobs: Option<mpsc::Sender<Msg>>,
     writer: Option<std::thread::JoinHandle<()>>,
     /// Why the writer thread could not open the stream (reported by [`Self::finish`]).
     failed: Arc<Mutex<Option<VizError>>>,
@@ -276,8 +362,8 @@ impl std::fmt::Debug for Recorder {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        // Closing the queue ends the writer after the jobs already queued; rerun's own
-        // threads then flush and write the file's footer when the stream is dropped.
+        // Closing the queue ends the writer after the jobs already queued; the stream is
+        // then closed as by [`Self::finish`], its errors unreported.
         drop(self.jobs.take());
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
@@ -292,25 +378,6 @@ fn set_time(rec: &RecordingStream, step: u64, attempt: i64) {
     rec.set_time_sequence("step", step as i64);
     rec.set_duration_secs("sim_time", step as f64 * cap_sim::world::DT_S);
     rec.set_time_sequence("attempt", attempt);
-}
-
-/// Check what can be checked of `sink` before opening it: the file can be created,
-/// the address parses, there is a viewer to spawn.
-fn check_sink(sink: &Sink) -> Result<(), VizError> {
-    let err = |message: String| VizError::Start {
-        sink: format!("{sink:?}"),
-        message,
-    };
-    match sink {
-        Sink::Save(path) => std::fs::File::create(path)
-            .map(drop)
-            .map_err(|e| err(format!("{}: {e}", path.display()))),
-        Sink::Connect(url) => url
-            .parse::<rerun::external::re_uri::ProxyUri>()
-            .map(drop)
-            .map_err(|e| err(e.to_string())),
-        Sink::Spawn => spawn_executable().map(drop).map_err(err),
-    }
 }
 
 /// The viewer `--spawn` starts: `None` for the `rerun` on PATH, else the one
@@ -456,83 +523,105 @@ impl Recorder {
                 .recording_name(name)
                 .send_properties(true)
         };
+        if sinks.is_empty() {
+            return Err(VizError::NoSink);
+        }
+        if sinks.len() > 1 {
+            if let Some(s) = sinks.iter().find(|s| **s == Sink::Spawn) {
+                return Err(start_err(
+                    s,
+                    &"--spawn cannot be combined with another sink; use --connect to a viewer you started",
+                ));
+            }
+        }
         // What can fail at once (a file that cannot be created, a bad address, no
-        // viewer to spawn) is checked here; the stream itself is opened on the writer
-        // thread, while the episode starts (rerun's start costs about a millisecond).
-        let open: Open = match sinks {
-            [] => return Err(VizError::NoSink),
-            [one] => {
-                check_sink(one)?;
-                let (sink, err_sink) = (one.clone(), one.clone());
-                Box::new(move || {
-                    let rec = match &sink {
-                        Sink::Save(path) => builder().save(path),
-                        Sink::Connect(url) => builder().connect_grpc_opts(url.clone()),
-                        Sink::Spawn => {
-                            let opts = rerun::SpawnOptions {
-                                executable_path: spawn_executable()
-                                    .ok()
-                                    .flatten()
-                                    .map(|bin| bin.display().to_string()),
-                                ..Default::default()
-                            };
-                            builder().spawn_opts(&opts)
-                        }
-                    };
-                    rec.map_err(|e| start_err(&err_sink, &e))
-                })
-            }
-            many => {
-                // Several sinks: one stream teed into all of them.
-                if let Some(s) = many.iter().find(|s| **s == Sink::Spawn) {
-                    return Err(start_err(
-                        s,
-                        &"--spawn cannot be combined with another sink; use --connect to a viewer you started",
-                    ));
+        // viewer to spawn) fails here: files are created and addresses parsed now; the
+        // stream itself is opened on the writer thread, while the episode starts
+        // (rerun's start costs about a millisecond). Files are written by [`RrdFile`],
+        // a viewer gets rerun's own gRPC sink.
+        let mut files = Vec::new();
+        let mut boxed: Vec<Box<dyn rerun::sink::LogSink>> = Vec::new();
+        let mut spawn = false;
+        for s in sinks {
+            match s {
+                Sink::Save(path) => {
+                    let (file, error) = RrdFile::create(path).map_err(|e| start_err(s, &e))?;
+                    files.push(error);
+                    boxed.push(Box::new(file));
                 }
-                let mut sinks: Vec<Box<dyn rerun::sink::LogSink>> = Vec::new();
-                for s in many {
-                    check_sink(s)?;
-                    match s {
-                        Sink::Save(p) => sinks.push(Box::new(
-                            rerun::sink::FileSink::new(p).map_err(|e| start_err(s, &e))?,
-                        )),
-                        Sink::Connect(url) => sinks.push(Box::new(rerun::sink::GrpcSink::new(
-                            url.parse::<rerun::external::re_uri::ProxyUri>()
-                                .map_err(|e| start_err(s, &e))?,
-                        ))),
-                        Sink::Spawn => {}
-                    }
+                Sink::Connect(url) => boxed.push(Box::new(rerun::sink::GrpcSink::new(
+                    url.parse::<rerun::external::re_uri::ProxyUri>()
+                        .map_err(|e| start_err(s, &e))?,
+                ))),
+                Sink::Spawn => {
+                    spawn_executable().map_err(|e| start_err(s, &e))?;
+                    spawn = true;
                 }
-                let first = many[0].clone();
-                Box::new(move || {
-                    let rec = builder().buffered().map_err(|e| start_err(&first, &e))?;
-                    rec.set_sinks(sinks);
-                    Ok(rec)
-                })
             }
-        };
+        }
+        let network = sinks.iter().any(|s| !matches!(s, Sink::Save(_)));
+        let first = sinks[0].clone();
+        let open: Open = Box::new(move || {
+            if spawn {
+                let opts = rerun::SpawnOptions {
+                    executable_path: spawn_executable()
+                        .ok()
+                        .flatten()
+                        .map(|bin| bin.display().to_string()),
+                    ..Default::default()
+                };
+                let rec = builder()
+                    .spawn_opts(&opts)
+                    .map_err(|e| start_err(&first, &e))?;
+                return Ok(Opened::new(rec, files, network));
+            }
+            let sink: Box<dyn rerun::sink::LogSink> = if boxed.len() == 1 {
+                boxed.remove(0)
+            } else {
+                Box::new(rerun::sink::MultiSink::new(boxed))
+            };
+            let (enabled, info, properties, batching, hooks, _blueprint) = builder().into_args();
+            let rec = if enabled {
+                RecordingStream::new(info, properties, batching, hooks, sink)
+                    .map_err(|e| start_err(&first, &e))?
+            } else {
+                // `RERUN=off` turns recordings off, as in every rerun SDK.
+                RecordingStream::disabled()
+            };
+            Ok(Opened::new(rec, files, network))
+        });
         Self::spawn(open, sample_every)
     }
 
     /// A recorder writing into an open stream, with its writer thread.
     #[cfg(test)]
     fn from_stream(rec: RecordingStream, sample_every: u64) -> Result<Arc<Self>, VizError> {
-        Self::spawn(Box::new(move || Ok(rec)), sample_every)
+        Self::spawn(
+            Box::new(move || Ok(Opened::new(rec, Vec::new(), false))),
+            sample_every,
+        )
     }
 
-    /// Start the writer thread: it opens the stream, then runs the jobs queued.
+    /// Start the writer thread: it opens the stream, then runs the jobs queued until
+    /// asked to finish (or the queue closes).
     fn spawn(open: Open, sample_every: u64) -> Result<Arc<Self>, VizError> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Msg>();
         let failed = Arc::new(Mutex::new(None));
         let failure = Arc::clone(&failed);
         let writer = std::thread::Builder::new()
             .name("cap-viz-writer".into())
             .spawn(move || match open() {
-                Ok(rec) => {
-                    for job in queue {
-                        job(&rec);
+                Ok(opened) => {
+                    for msg in &queue {
+                        match msg {
+                            Msg::Job(job) => job(&opened.rec),
+                            Msg::Finish(done) => {
+                                let _ = done.send(opened.close());
+                                return;
+                            }
+                        }
                     }
+                    let _ = opened.close();
                 }
                 Err(e) => {
                     if let Ok(mut f) = failure.lock() {
@@ -562,7 +651,7 @@ impl Recorder {
     /// be opened), the job is dropped and [`Self::finish`] says why.
     fn submit(&self, job: impl FnOnce(&RecordingStream) + Send + 'static) {
         if let Some(tx) = &self.jobs {
-            let _ = tx.send(Box::new(job));
+            let _ = tx.send(Msg::Job(Box::new(job)));
         }
     }
 
@@ -582,24 +671,26 @@ impl Recorder {
         self.log_document("report", &format!("```json\n{json}\n```\n"));
     }
 
-    /// Wait for everything logged so far to reach the sinks; a file is complete (but
-    /// for its footer, written when the recorder is dropped) after this.
+    /// Close the recording: everything logged so far reaches the sinks, a file gets its
+    /// footer and is complete when this returns. The first error of any sink (a file
+    /// that could not be written, a viewer that went away). Anything logged later is
+    /// dropped.
     pub fn finish(&self) -> Result<(), VizError> {
+        self.finish_in_background().wait()
+    }
+
+    /// [`Self::finish`] on the writer thread, returning at once: the caller can write
+    /// its own outputs while rerun writes the file's footer, then
+    /// [`Finishing::wait`].
+    pub fn finish_in_background(&self) -> Finishing<'_> {
         let (done, wait) = mpsc::channel();
-        self.submit(move |rec| {
-            let _ = done.send(
-                rec.flush_blocking()
-                    .map_err(|e| VizError::Flush(e.to_string())),
-            );
-        });
-        wait.recv().unwrap_or_else(|_| {
-            Err(self
-                .failed
-                .lock()
-                .ok()
-                .and_then(|mut f| f.take())
-                .unwrap_or_else(|| VizError::Flush("the recorder's writer thread stopped".into())))
-        })
+        if let Some(tx) = &self.jobs {
+            let _ = tx.send(Msg::Finish(done));
+        }
+        Finishing {
+            recorder: self,
+            wait,
+        }
     }
 
     /// Take a sample of every body, the TCP and the gripper (buffered; see
