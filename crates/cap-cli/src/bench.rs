@@ -247,9 +247,12 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
     // A run of several episodes into one recording (what `cap run` and a multi-seed
     // session write): the file, meshes and footer are paid once.
     let run_len = reps.clamp(5, 20);
-    let (mut run_plain, mut run_recorded) = (f64::INFINITY, f64::INFINITY);
-    // Three interleaved rounds, the least disturbed of each (this VM is noisy).
-    for _ in 0..3 {
+    let (mut run_plain, mut run_recorded) = (Vec::new(), Vec::new());
+    // Interleaved rounds, plain then recorded (this VM's speed drifts: the paired
+    // differences are what it moves least).
+    let rounds = 7;
+    let pb = bar(rounds, "runs of episodes");
+    for _ in 0..rounds {
         let t = Instant::now();
         for rep in 0..run_len {
             let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
@@ -257,7 +260,7 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
                 run_episode(w, PICK_PLACE, task.as_ref(), &EpisodeOptions::default()).success,
             );
         }
-        run_plain = run_plain.min(t.elapsed().as_secs_f64() * 1e3);
+        run_plain.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         let rec = cap_viz::Recorder::new("cap bench run", &[cap_viz::Sink::Save(rrd.clone())])?;
         let opts = EpisodeOptions {
@@ -271,12 +274,24 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
         rec.finish()?;
         drop(opts);
         drop(rec);
-        run_recorded = run_recorded.min(t.elapsed().as_secs_f64() * 1e3);
+        run_recorded.push(t.elapsed().as_secs_f64() * 1e3);
+        pb.inc(1);
     }
+    pb.finish_and_clear();
     let (recorded_min, _, _) = stats(recorded.clone());
+    let (_, episode_paired, _) = stats(episode.iter().zip(&recorded).map(|(p, r)| r - p).collect());
     let (a, b, c) = stats(recorded);
-    println!("episode recorded for rerun (ms) min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   (recording {:+.1}% of an episode, from the minima; {:.0} KiB .rrd)", 100.0 * (recorded_min - episode_min) / episode_min, rrd_bytes as f64 / 1024.0);
-    println!("run of {run_len} episodes, one recording (ms)  plain {run_plain:>9.1}  recorded {run_recorded:>9.1}   (recording {:+.1}% of the run; best of 3 rounds each)", 100.0 * (run_recorded - run_plain) / run_plain);
+    println!("episode recorded for rerun (ms) min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   (recording {:+.1}% of an episode from the minima, {:+.1}% from the median of paired differences; {:.0} KiB .rrd)", 100.0 * (recorded_min - episode_min) / episode_min, 100.0 * episode_paired / episode_med, rrd_bytes as f64 / 1024.0);
+    let (_, run_paired, _) = stats(
+        run_plain
+            .iter()
+            .zip(&run_recorded)
+            .map(|(p, r)| r - p)
+            .collect(),
+    );
+    let (plain_min, plain_med, _) = stats(run_plain);
+    let (rec_min, rec_med, _) = stats(run_recorded);
+    println!("run of {run_len} episodes, one recording (ms)  plain min {plain_min:>7.1} median {plain_med:>7.1}  recorded min {rec_min:>7.1} median {rec_med:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the median of paired differences; {rounds} interleaved rounds)", 100.0 * (rec_min - plain_min) / plain_min, 100.0 * run_paired / plain_med);
     let _ = std::fs::remove_file(&rrd);
     exec_commands(scene_path, task.is_some(), reps)?;
     let (a, b, c) = stats(batch);
