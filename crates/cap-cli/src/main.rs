@@ -686,26 +686,9 @@ fn exec(
     report["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
     // The recording is closed (rerun writes its footer) while the run's own outputs
     // are written.
-    let finishing = match &recorder {
-        Some(r) => {
-            r.log_report(&serde_json::to_string_pretty(&report)?);
-            Some(r.finish_in_background())
-        }
-        None => None,
-    };
+    let finishing = record::finish_with_report(recorder.as_ref(), &report)?;
     let digest = write_outputs(out, &report, &episode.trace)?;
-    let recorded = finishing.map(cap_viz::Finishing::wait);
-    match &recorded {
-        Some(Ok(())) => {
-            if let Some(p) = &record.save {
-                println!("recording: {} (view: rerun {})", p.display(), p.display());
-            }
-        }
-        // The run's outcome is still printed; a recording that could not be written
-        // makes the command fail (exit 1 at least).
-        Some(Err(e)) => eprintln!("cap: {e}"),
-        None => {}
-    }
+    let recorded = record.closed(finishing);
 
     println!(
         "{what} (seed {seed}): {status} — {calls} calls, {:.2} s simulated, {:.3} s wall; trace {} ({})",
@@ -728,8 +711,6 @@ fn exec(
             eprintln!("cap: {what} failed: {msg}");
         }
     }
-    if matches!(recorded, Some(Err(_))) {
-        return Ok(code.max(1));
-    }
-    Ok(code)
+    // A recording that could not be written fails the command (exit 1 at least).
+    Ok(if recorded { code } else { code.max(1) })
 }

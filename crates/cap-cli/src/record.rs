@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cap_viz::{Recorder, Sink};
+use cap_viz::{Finishing, Recorder, Sink};
 
 /// The viewer's default gRPC address (what `rerun` listens on when started plainly).
 pub const DEFAULT_VIEWER: &str = "rerun+http://127.0.0.1:9876/proxy";
@@ -51,4 +51,37 @@ impl RecordArgs {
         }
         Recorder::new(name, &sinks).map(Some)
     }
+
+    /// Wait for a recording being closed (see [`finish_with_report`]) and say how it
+    /// went: where the file is, or why it could not be written. False when it could
+    /// not: the command then fails, after printing the run's own outcome.
+    pub fn closed(&self, finishing: Option<Finishing<'_>>) -> bool {
+        match finishing.map(Finishing::wait) {
+            Some(Ok(())) => {
+                if let Some(p) = &self.save {
+                    println!("recording: {} (view: rerun {})", p.display(), p.display());
+                }
+                true
+            }
+            Some(Err(e)) => {
+                eprintln!("cap: {e}");
+                false
+            }
+            None => true,
+        }
+    }
+}
+
+/// Log the run's report (JSON) into `recorder`, if there is one, and start closing
+/// it: rerun writes the file's footer while the caller writes its own outputs; then
+/// [`RecordArgs::closed`].
+pub fn finish_with_report<'a>(
+    recorder: Option<&'a Arc<Recorder>>,
+    report: &serde_json::Value,
+) -> serde_json::Result<Option<Finishing<'a>>> {
+    let Some(r) = recorder else {
+        return Ok(None);
+    };
+    r.log_report(&serde_json::to_string_pretty(report)?);
+    Ok(Some(r.finish_in_background()))
 }

@@ -315,26 +315,9 @@ pub fn run(a: &Args) -> Result<u8> {
     full["tokens_in"] = json!(report.attempts.iter().map(|x| x.tokens_in).sum::<u64>());
     full["tokens_out"] = json!(report.attempts.iter().map(|x| x.tokens_out).sum::<u64>());
     // The recording is closed (rerun writes its footer) while the report is written.
-    let finishing = match &recorder {
-        Some(r) => {
-            r.log_report(&serde_json::to_string_pretty(&full)?);
-            Some(r.finish_in_background())
-        }
-        None => None,
-    };
+    let finishing = crate::record::finish_with_report(recorder.as_ref(), &full)?;
     std::fs::write(a.out.join("report.json"), serde_json::to_vec_pretty(&full)?)?;
-    let recorded = finishing.map(cap_viz::Finishing::wait);
-    match &recorded {
-        Some(Ok(())) => {
-            if let Some(p) = &a.record.save {
-                println!("recording: {} (view: rerun {})", p.display(), p.display());
-            }
-        }
-        // The run's outcome is still printed; a recording that could not be written
-        // makes the command fail.
-        Some(Err(e)) => eprintln!("cap: {e}"),
-        None => {}
-    }
+    let recorded = a.record.closed(finishing);
 
     println!(
         "{}: {} after {} attempt(s); best success rate {:.0}% over {} seed(s); {}",
@@ -353,11 +336,8 @@ pub fn run(a: &Args) -> Result<u8> {
         );
     }
     if report.success {
-        Ok(if matches!(recorded, Some(Err(_))) {
-            1
-        } else {
-            0
-        })
+        // A recording that could not be written fails the command.
+        Ok(if recorded { 0 } else { 1 })
     } else {
         eprintln!("cap: {}", report.stopped);
         Ok(1)
