@@ -1444,13 +1444,19 @@ fn connect_and_spawn_stream_to_a_real_rerun_process() {
 #[test]
 fn recording_is_off_by_default_and_a_bad_sink_is_a_clear_error() {
     let out = tmp("rrd-none");
-    let o = cap(&[
-        "exec",
-        "scenes/tabletop.toml",
-        "examples/policies/red_on_blue.rhai",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    // The reference policy into `out`, with `extra` arguments.
+    let exec = |extra: &[&str]| {
+        let mut args = vec![
+            "exec",
+            "scenes/tabletop.toml",
+            "examples/policies/red_on_blue.rhai",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        cap(&args)
+    };
+    let o = exec(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(std::fs::read_dir(&out).unwrap().all(|e| !e
         .unwrap()
@@ -1458,15 +1464,7 @@ fn recording_is_off_by_default_and_a_bad_sink_is_a_clear_error() {
         .to_string_lossy()
         .ends_with(".rrd")));
     // A file that cannot be created: exit 2, and the report still written.
-    let o = cap(&[
-        "exec",
-        "scenes/tabletop.toml",
-        "examples/policies/red_on_blue.rhai",
-        "--out",
-        out.to_str().unwrap(),
-        "--save",
-        "/proc/no/such/dir/run.rrd",
-    ]);
+    let o = exec(&["--save", "/proc/no/such/dir/run.rrd"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("rerun"), "{}", stderr(&o));
     assert!(out.join("report.json").is_file());
@@ -1474,17 +1472,7 @@ fn recording_is_off_by_default_and_a_bad_sink_is_a_clear_error() {
     // command with the file named, after the run's own outcome and outputs.
     if Path::new("/dev/full").exists() {
         let _ = std::fs::remove_file(out.join("report.json"));
-        let o = cap(&[
-            "exec",
-            "scenes/tabletop.toml",
-            "examples/policies/red_on_blue.rhai",
-            "--task",
-            "red_on_blue",
-            "--out",
-            out.to_str().unwrap(),
-            "--save",
-            "/dev/full",
-        ]);
+        let o = exec(&["--task", "red_on_blue", "--save", "/dev/full"]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         assert!(
             stdout(&o).contains("red_on_blue (seed 0): success"),
