@@ -1319,6 +1319,77 @@ fn exec_records_a_run_that_the_rerun_cli_reads_back() {
     );
 }
 
+#[test]
+fn eval_records_each_task_into_one_recording() {
+    let out = tmp("rrd-eval");
+    let o = cap(&[
+        "eval",
+        "tests/suites/small.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
+        "--record",
+        "red_on_blue",
+        "--record",
+        "green_in_yellow_bowl:2",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dir = out.join("recordings/tabletop");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["green_in_yellow_bowl.rrd", "red_on_blue.rrd"]);
+    // Every seed of red_on_blue, one after the other, ran on two workers at once.
+    let rrd = dir.join("red_on_blue.rrd");
+    let (ok, text) = rerun(&["rrd", "verify", rrd.to_str().unwrap()]);
+    assert!(ok, "rerun rrd verify: {text}");
+    let (ok, text) = rerun(&["rrd", "print", "-vvv", rrd.to_str().unwrap()]);
+    assert!(ok, "rerun rrd print: {text}");
+    for needle in [
+        "/world/objects/red_block",
+        "/world/poses",
+        "/trace",
+        "red_on_blue seed 0",
+        "red_on_blue seed 1",
+        "red_on_blue seed 2",
+        "red_on_blue seed 3",
+        "place_on",
+        // The report lists the task's recorded episodes (printed up to its third line).
+        "| seed | success |",
+        "| 0 | yes |",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from {}",
+            rrd.display()
+        );
+    }
+    // Only the episode asked for of the other task.
+    let rrd = dir.join("green_in_yellow_bowl.rrd");
+    let (ok, text) = rerun(&["rrd", "print", "-vvv", rrd.to_str().unwrap()]);
+    assert!(ok, "rerun rrd print: {text}");
+    assert!(text.contains("green_in_yellow_bowl seed 2"));
+    for seed in [0, 1, 3] {
+        assert!(!text.contains(&format!("green_in_yellow_bowl seed {seed}")));
+    }
+    // Naming no task of the suite is bad input, before anything runs.
+    for bad in ["no_such_task", "red_on_blue:4", "red_on_blue:x"] {
+        let o = cap(&[
+            "eval",
+            "tests/suites/small.toml",
+            "--out",
+            tmp("rrd-eval-bad").to_str().unwrap(),
+            "--record",
+            bad,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "--record {bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains(bad), "{}", stderr(&o));
+    }
+}
+
 /// Poll `rrd` with `rerun rrd print` until the run's report is in it (the receiving
 /// process writes what it got asynchronously); the printed text.
 fn wait_for_recording(rrd: &Path) -> String {

@@ -82,9 +82,11 @@ pub struct Args {
     /// Output directory (results.jsonl, summary.json, summary.md).
     #[arg(long, default_value = "runs/eval")]
     pub out: PathBuf,
-    /// Record these episodes for the rerun viewer, as OUT/recordings/TASK-SEED.rrd
-    /// (`TASK:SEED`, repeatable; `all` records every episode). Off by default.
-    #[arg(long = "record", value_name = "TASK:SEED")]
+    /// Record episodes for the rerun viewer: `TASK:SEED` one episode, `TASK` every seed
+    /// of a task, `all` every episode (repeatable). Each task's recorded episodes go
+    /// into one recording, OUT/recordings/SCENE/TASK.rrd, one after the other in the
+    /// order they ran (as `cap run` records its attempts). Off by default.
+    #[arg(long = "record", value_name = "TASK[:SEED]|all")]
     pub record: Vec<String>,
     /// Run only slice I of N (0-based), deterministic: episode k belongs to shard k mod N.
     #[arg(long)]
@@ -181,6 +183,19 @@ pub fn run(a: &Args) -> Result<u8> {
         }
     }
     let total_all = episodes.len();
+    for r in &a.record {
+        let task = r.split_once(':').map_or(r.as_str(), |(t, _)| t);
+        let seed_ok = r
+            .split_once(':')
+            .is_none_or(|(_, s)| s.parse::<u64>().is_ok_and(|s| s < suite.seeds));
+        if r != "all" && (!episodes.iter().any(|(_, t, _)| t == task) || !seed_ok) {
+            return Err(Bad(format!(
+                "--record {r}: not a task of the suite (TASK, TASK:SEED with SEED below {}, or all)",
+                suite.seeds
+            ))
+            .into());
+        }
+    }
     let mut mine: Vec<(Arc<Scene>, String, u64)> = episodes
         .into_iter()
         .enumerate()
@@ -265,7 +280,15 @@ pub fn run(a: &Args) -> Result<u8> {
         done.len()
     ));
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let recordings = Recordings::new(
+        a.out.join("recordings"),
+        &a.record,
+        &mine,
+        threads.min(mine.len()) >= cores,
+    );
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let unwritten: Mutex<Vec<cap_viz::VizError>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads.min(mine.len().max(1)) {
             s.spawn(|| loop {
@@ -273,23 +296,26 @@ pub fn run(a: &Args) -> Result<u8> {
                 let Some((scene, task, seed)) = mine.get(k) else {
                     break;
                 };
-                let recording = (a
-                    .record
-                    .iter()
-                    .any(|r| r == "all" || *r == format!("{task}:{seed}")))
-                .then(|| a.out.join("recordings").join(format!("{task}-{seed}.rrd")));
-                let r = episode(
-                    scene,
-                    task,
-                    *seed,
-                    programs.as_deref(),
-                    Model {
-                        provider: provider.as_ref().map(|p| p as &dyn Provider),
-                        max_attempts: a.max_attempts,
-                        local,
-                    },
-                    recording.as_deref(),
-                );
+                let recorder = recordings.recorder(scene, task, *seed);
+                let r = recorder.and_then(|recorder| {
+                    episode(
+                        scene,
+                        task,
+                        *seed,
+                        programs.as_deref(),
+                        Model {
+                            provider: provider.as_ref().map(|p| p as &dyn Provider),
+                            max_attempts: a.max_attempts,
+                            local,
+                        },
+                        recorder,
+                    )
+                });
+                if let Err(e) = recordings.done(scene, task, *seed, r.as_ref().ok()) {
+                    if let Ok(mut v) = unwritten.lock() {
+                        v.push(e);
+                    }
+                }
                 match r {
                     Ok(r) => {
                         if let (Ok(line), Ok(mut f)) = (serde_json::to_string(&r), file.lock()) {
@@ -312,6 +338,10 @@ pub fn run(a: &Args) -> Result<u8> {
     for e in &errors {
         eprintln!("cap: {e}");
     }
+    let unwritten = unwritten.into_inner().unwrap_or_else(|e| e.into_inner());
+    for e in &unwritten {
+        eprintln!("cap: {e}");
+    }
     let results = read_results(&results_path);
     write_summary(&a.out, &results)?;
     if !errors.is_empty() {
@@ -320,6 +350,12 @@ pub fn run(a: &Args) -> Result<u8> {
             errors.len()
         ))
         .into());
+    }
+    if !unwritten.is_empty() {
+        anyhow::bail!(
+            "{} recording(s) could not be written; see above",
+            unwritten.len()
+        );
     }
     Ok(0)
 }
@@ -338,7 +374,7 @@ fn episode(
     seed: u64,
     programs: Option<&Path>,
     model: Model<'_>,
-    recording: Option<&Path>,
+    recorder: Option<Arc<cap_viz::Recorder>>,
 ) -> Result<Result1> {
     let Model {
         provider,
@@ -347,18 +383,6 @@ fn episode(
     } = model;
     let t = Instant::now();
     let spec = scene.task(task).cloned().context("task vanished")?;
-    let recorder = match recording {
-        Some(path) => {
-            if let Some(d) = path.parent() {
-                std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-            }
-            Some(cap_viz::Recorder::new(
-                &format!("cap eval {task} seed {seed}"),
-                &[cap_viz::Sink::Save(path.to_path_buf())],
-            )?)
-        }
-        None => None,
-    };
     let episode_opts = EpisodeOptions {
         recorder: recorder.as_ref().map(|r| {
             cap_viz::EpisodeLog::new(Arc::clone(r), None) as cap_script::run::SharedRecorder
@@ -431,11 +455,178 @@ fn episode(
         (None, None) => anyhow::bail!("no policy source"),
     }
     r.wall_s = t.elapsed().as_secs_f64();
-    if let Some(rec) = &recorder {
-        rec.log_report(&serde_json::to_string_pretty(&r)?);
-        rec.finish()?;
-    }
     Ok(r)
+}
+
+/// The recordings of an eval: one per task, holding the task's recorded episodes one
+/// after the other in the order they began (episodes of a task running on several
+/// workers at once included: `cap-viz` places each when the one before it ends). A
+/// recording opens when its first episode starts and closes, with the task's results
+/// as its report, when its last one ends, so a long eval keeps few files open and an
+/// interrupted one keeps the tasks it finished.
+struct Recordings {
+    dir: PathBuf,
+    /// Send each episode's samples in one batch (every core runs episodes: see
+    /// [`cap_viz::Recorder::set_sample_batch`]).
+    whole_episodes: bool,
+    /// Which episodes are recorded: `all`, `TASK` or `TASK:SEED`.
+    select: Vec<String>,
+    /// Per (scene, task) recorded: the open recording (once its first episode began),
+    /// the recorded episodes still to end, and the results of those that did.
+    open: Mutex<BTreeMap<(String, String), TaskRecording>>,
+}
+
+struct TaskRecording {
+    recorder: Option<Arc<cap_viz::Recorder>>,
+    remaining: usize,
+    results: Vec<Result1>,
+}
+
+impl Recordings {
+    fn new(
+        dir: PathBuf,
+        select: &[String],
+        episodes: &[(Arc<Scene>, String, u64)],
+        whole_episodes: bool,
+    ) -> Self {
+        let mut open = BTreeMap::new();
+        for (scene, task, seed) in episodes {
+            if selects(select, task, *seed) {
+                open.entry((scene.name.clone(), task.clone()))
+                    .or_insert(TaskRecording {
+                        recorder: None,
+                        remaining: 0,
+                        results: Vec::new(),
+                    })
+                    .remaining += 1;
+            }
+        }
+        Self {
+            dir,
+            whole_episodes,
+            select: select.to_vec(),
+            open: Mutex::new(open),
+        }
+    }
+
+    fn selects(&self, task: &str, seed: u64) -> bool {
+        selects(&self.select, task, seed)
+    }
+
+    fn path(&self, scene: &str, task: &str) -> PathBuf {
+        self.dir.join(scene).join(format!("{task}.rrd"))
+    }
+
+    /// The recording episode `task`/`seed` goes to (opened by the task's first
+    /// episode), or `None` when it is not recorded.
+    fn recorder(
+        &self,
+        scene: &Scene,
+        task: &str,
+        seed: u64,
+    ) -> Result<Option<Arc<cap_viz::Recorder>>> {
+        if !self.selects(task, seed) {
+            return Ok(None);
+        }
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(t) = open.get_mut(&(scene.name.clone(), task.to_owned())) else {
+            return Ok(None);
+        };
+        if let Some(r) = &t.recorder {
+            return Ok(Some(Arc::clone(r)));
+        }
+        let path = self.path(&scene.name, task);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        let r = cap_viz::Recorder::new(
+            &format!("cap eval {} {task}", scene.name),
+            &[cap_viz::Sink::Save(path)],
+        )?;
+        if self.whole_episodes {
+            r.set_sample_batch(usize::MAX);
+        }
+        t.recorder = Some(Arc::clone(&r));
+        Ok(Some(r))
+    }
+
+    /// Episode `task`/`seed` ended (`result`: how, if it ran). The task's last
+    /// recorded episode closes its recording: its report lists the episodes, and a
+    /// write error names the file.
+    fn done(
+        &self,
+        scene: &Scene,
+        task: &str,
+        seed: u64,
+        result: Option<&Result1>,
+    ) -> Result<(), cap_viz::VizError> {
+        if !self.selects(task, seed) {
+            return Ok(());
+        }
+        let key = (scene.name.clone(), task.to_owned());
+        let finished = {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(t) = open.get_mut(&key) else {
+                return Ok(());
+            };
+            t.remaining = t.remaining.saturating_sub(1);
+            t.results.extend(result.cloned());
+            if t.remaining > 0 {
+                return Ok(());
+            }
+            open.remove(&key)
+        };
+        let Some(TaskRecording {
+            recorder: Some(recorder),
+            mut results,
+            ..
+        }) = finished
+        else {
+            return Ok(());
+        };
+        results.sort_by_key(|r| r.seed);
+        recorder.log_document("report", &task_report(&results));
+        recorder.finish()
+    }
+}
+
+/// Whether `--record` values `select` name episode `task`/`seed`.
+fn selects(select: &[String], task: &str, seed: u64) -> bool {
+    select
+        .iter()
+        .any(|r| r == "all" || r == task || *r == format!("{task}:{seed}"))
+}
+
+/// The report of a task's recording: its recorded episodes, a row each, then their
+/// results as JSON lines.
+fn task_report(results: &[Result1]) -> String {
+    let mut md = String::from(
+        "| seed | success | failure | line | attempts | sim s |\n|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.2} |\n",
+            r.seed,
+            if r.success { "yes" } else { "no" },
+            match (&r.failure_class, &r.failure_kind) {
+                (Some(c), Some(k)) => format!("{c}: {k}"),
+                (Some(c), None) => c.clone(),
+                _ => String::new(),
+            },
+            r.line.map(|l| l.to_string()).unwrap_or_default(),
+            r.attempts,
+            r.sim_time_s
+        ));
+    }
+    md.push_str("\n```json\n");
+    for r in results {
+        if let Ok(line) = serde_json::to_string(r) {
+            md.push_str(&line);
+            md.push('\n');
+        }
+    }
+    md.push_str("```\n");
+    md
 }
 
 /// Wilson score interval (95%) for k successes of n.

@@ -48,19 +48,26 @@ pub struct EpisodeOptions {
 
 /// Something that records episodes as they run: cap-viz's rerun recorder. It sees the
 /// world before the program starts (and may observe every physics step), then the
-/// whole trace and the settled world at the end.
+/// whole trace and the settled world at the end. Episodes may run at the same time
+/// (the seeds of an eval task share one recording), so each gets a handle of its own.
 pub trait EpisodeRecorder: Send + Sync {
-    /// The episode `label` (of `attempt`) is about to run `source` on `world`; the
-    /// observer returned is installed on the world for the episode.
+    /// The episode `label` (of `attempt`) is about to run `source` on `world`: its
+    /// recording, or `None` when this episode is not recorded.
     fn begin(
         &self,
         world: &World,
         source: &str,
         label: &str,
         attempt: u32,
-    ) -> Option<cap_sim::visual::SharedObserver>;
+    ) -> Option<Box<dyn RecordedEpisode>>;
+}
+
+/// One episode being recorded ([`EpisodeRecorder::begin`]).
+pub trait RecordedEpisode: Send {
+    /// Installed on the world for the episode, to see every physics step.
+    fn observer(&self) -> Option<cap_sim::visual::SharedObserver>;
     /// The episode ended with `trace` on the settled `world`.
-    fn end(&self, world: &World, trace: &[TraceEvent]);
+    fn end(self: Box<Self>, world: &World, trace: &[TraceEvent]);
 }
 
 /// A shared recorder.
@@ -127,9 +134,12 @@ pub fn run_episode(
     if let Some(t) = task {
         world.set_time_limit(t.time_limit_s);
     }
-    if let Some(r) = &opts.recorder {
-        let observer = r.begin(&world, source, &opts.label, opts.attempt);
-        world.set_observer(observer);
+    let recording = opts
+        .recorder
+        .as_ref()
+        .and_then(|r| r.begin(&world, source, &opts.label, opts.attempt));
+    if let Some(r) = &recording {
+        world.set_observer(r.observer());
     }
     let scene_name = world.scene().name.clone();
     let seed = world.seed();
@@ -245,7 +255,7 @@ pub fn run_episode(
         },
     );
 
-    if let Some(r) = &opts.recorder {
+    if let Some(r) = recording {
         session.world.set_observer(None);
         r.end(&session.world, &session.trace);
     }

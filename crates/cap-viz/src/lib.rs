@@ -1,6 +1,7 @@
 //! `cap-viz`: rerun recordings of cap runs, to watch live or replay.
 //!
-//! One recording per run (`cap exec`, `cap run`, a `cap eval` episode). What it holds:
+//! One recording per run (`cap exec`, `cap run`, a `cap eval` task with the episodes
+//! recorded of it). What it holds:
 //!
 //! | entity | what | when |
 //! |---|---|---|
@@ -19,9 +20,12 @@
 //! Timelines: `sim_time` (seconds), `step` (physics steps) and `attempt` (the repair
 //! loop's attempt, so attempts can be compared in one recording). All episodes of a
 //! run share the entities; on `step` and `sim_time` each episode starts one second
-//! after the previous one ended, so scrubbing plays them in turn (the first starts at
-//! 0, so a single episode's times are its own). The `program` entry of each names its
-//! episode (attempt, sample, seed).
+//! after the previous one ended, in the order they began, so scrubbing plays them in
+//! turn (the first starts at 0, so a single episode's times are its own). Episodes
+//! may run at the same time (the seeds of an eval task on several workers): each has
+//! its own handle ([`RecordedEpisode`]), and the rows of one whose start is not known
+//! yet wait on the writer thread until the episode before it ends.
+//! The `program` entry of each names its episode (attempt, sample, seed).
 //!
 //! The episode thread only copies poses into buffers; a writer thread of the
 //! recorder's own opens the stream, builds the columns and logs them, and rerun's
@@ -30,7 +34,8 @@
 //! and what never changes (colours, the program's media type) is static. What a short
 //! command waits for is closing the file: the last chunks, then rerun's footer, which
 //! indexes every chunk by timeline and component (about 2 ms, whatever the run's
-//! length). Poses are therefore sent in short batches while the episode runs, there
+//! length). Poses are therefore sent in short batches while the episode runs (or, when
+//! every core runs episodes, once per episode: [`Recorder::set_sample_batch`]), there
 //! are no timelines beyond the three above (rerun's wall-clock `log_time` is off), and
 //! [`Recorder::finish_in_background`] lets a command write its own outputs meanwhile.
 //! Files are written by rerun's encoder on rerun's forwarding thread (see
@@ -41,9 +46,10 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use cap_core::kinematics::Joints;
 use cap_core::trace::{Answer, EventKind, TraceEvent};
-use cap_script::run::EpisodeRecorder;
+use cap_script::run::{EpisodeRecorder, RecordedEpisode};
 use cap_sim::visual::{SharedObserver, StepObserver, VisualBody};
 use cap_sim::world::World;
+use rerun::external::arrow::array::StringArray;
 use rerun::log::TimeColumn;
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
@@ -85,40 +91,48 @@ pub enum VizError {
     Flush(String),
 }
 
-/// Mutable state of the recorder (owned by the episode thread).
+/// What the episodes of a recording share.
 #[derive(Default)]
-struct State {
+struct Shared {
     /// Entity paths of the world's bodies (also the frame names of the bodies that
-    /// move) and whether each moves (meshes are logged once, then only the poses of the
-    /// bodies that move).
+    /// move) and whether each moves (meshes are logged once, by the first episode, then
+    /// only the poses of the bodies that move).
     bodies: Arc<Vec<(String, bool)>>,
     /// The bodies themselves (their handles, to read poses).
-    visual: Vec<VisualBody>,
+    visual: Arc<Vec<VisualBody>>,
     /// Whether the static meshes are logged.
     meshes_logged: bool,
+    /// Episodes begun so far (the next one's number).
+    episodes: u64,
+}
+
+/// An episode's samples not yet sent, and its TCP path (owned by the episode's thread).
+#[derive(Default)]
+struct EpisodeState {
     /// Samples not yet sent.
     samples: Samples,
     /// The TCP path of the whole episode (the samples are sent in batches).
     tcp_path: Vec<[f32; 3]>,
-    /// The current episode's attempt (the `attempt` timeline).
-    attempt: i64,
-    /// Where the current episode starts on the `step` timeline: each episode of a
-    /// recording starts after the previous one ended, so they play in turn.
-    offset: u64,
-    /// Where the next episode starts.
-    next_offset: u64,
+    /// The last physics step sampled (the episode's length if it never ends).
+    last_step: u64,
+}
+
+/// Physics steps between the end of an episode and the start of the next one on the
+/// recording's timelines (one second).
+fn episode_gap() -> u64 {
+    (1.0 / cap_sim::world::DT_S).round() as u64
 }
 
 /// Physics steps between pose samples at the default detail level (20 Hz of sim time).
 pub const DEFAULT_SAMPLE_EVERY: u64 = 12;
 
-/// Samples per batch handed to the writer thread (1.2 s of sim time at the default
+/// Samples per batch handed to the writer thread by default (1.2 s of sim time at the default
 /// rate): the poses reach the file while the episode runs, on the spare core, and what
 /// is left to encode when it ends is one batch (at most), not the whole episode. Closing
 /// a recording is what a short command waits for; fewer, larger chunks would save
 /// little (measured: 240 samples per batch, i.e. one chunk for most episodes, made a
 /// recorded `cap exec` about 1.5 ms slower).
-const SAMPLE_BATCH: usize = 24;
+pub const SAMPLE_BATCH: usize = 24;
 
 /// At most this many points of a planned path are drawn (the paths are smooth; the
 /// planner's waypoints are far denser than a line needs).
@@ -282,12 +296,123 @@ impl Finishing<'_> {
 /// Work for the writer thread: everything that touches the rerun stream.
 type Job = Box<dyn FnOnce(&RecordingStream) + Send>;
 
+/// Work on an episode's rows: given where the episode starts on the `step` timeline.
+type EpisodeJob = Box<dyn FnOnce(&RecordingStream, u64) + Send>;
+
 /// What the writer thread is asked to do.
 enum Msg {
-    /// Log something.
+    /// Log something that belongs to no episode (meshes, a report).
     Job(Job),
+    /// Episode `id` began (ids are sent in the order the episodes began).
+    Begin(u64),
+    /// Log rows of episode `id`.
+    Episode(u64, EpisodeJob),
+    /// Episode `id` ended after `steps` physics steps; nothing more comes for it.
+    End { id: u64, steps: u64 },
     /// Close the recording and report how it went.
     Finish(mpsc::Sender<Result<(), VizError>>),
+}
+
+/// An episode waiting for its place on the timelines.
+struct Waiting {
+    id: u64,
+    /// Its rows so far.
+    jobs: Vec<EpisodeJob>,
+    /// Its length, once it ended.
+    steps: Option<u64>,
+}
+
+/// Where the episodes of a recording go on the `step` (and `sim_time`) timeline: one
+/// after the other in the order they began, each [`episode_gap`] after the previous
+/// one ended, so scrubbing plays them in turn. Episodes that run at the same time (the
+/// seeds of an eval task) are placed all the same: the rows of an episode whose start
+/// is not known yet (the one before it still runs) wait on the writer thread.
+struct Placement {
+    /// Where the next episode starts, once known (`None` while [`Self::current`] runs).
+    next_start: Option<u64>,
+    /// The episode placed last, still running: its id and start.
+    current: Option<(u64, u64)>,
+    /// Episodes not placed yet, in the order they began.
+    waiting: std::collections::VecDeque<Waiting>,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Self {
+            next_start: Some(0),
+            current: None,
+            waiting: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl Placement {
+    fn begin(&mut self, rec: &RecordingStream, id: u64) {
+        self.waiting.push_back(Waiting {
+            id,
+            jobs: Vec::new(),
+            steps: None,
+        });
+        self.place(rec);
+    }
+
+    fn job(&mut self, rec: &RecordingStream, id: u64, job: EpisodeJob) {
+        match self.current {
+            Some((current, start)) if current == id => job(rec, start),
+            _ => {
+                if let Some(w) = self.waiting.iter_mut().find(|w| w.id == id) {
+                    w.jobs.push(job);
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, rec: &RecordingStream, id: u64, steps: u64) {
+        match self.current {
+            Some((current, start)) if current == id => {
+                self.current = None;
+                self.next_start = Some(start + steps + episode_gap());
+                self.place(rec);
+            }
+            _ => {
+                if let Some(w) = self.waiting.iter_mut().find(|w| w.id == id) {
+                    w.steps = Some(steps);
+                }
+            }
+        }
+    }
+
+    /// Place the waiting episodes whose start is known, logging their rows.
+    fn place(&mut self, rec: &RecordingStream) {
+        while let Some(start) = self.next_start {
+            let Some(w) = self.waiting.pop_front() else {
+                break;
+            };
+            for job in w.jobs {
+                job(rec, start);
+            }
+            match w.steps {
+                Some(steps) => self.next_start = Some(start + steps + episode_gap()),
+                None => {
+                    self.current = Some((w.id, start));
+                    self.next_start = None;
+                }
+            }
+        }
+    }
+
+    /// Closing the recording: episodes still waiting behind one that never ended
+    /// (every episode handle ends on drop, so only a leaked one) are placed after its
+    /// start rather than lost.
+    fn close(&mut self, rec: &RecordingStream) {
+        if let Some((_, start)) = self.current.take() {
+            self.next_start = Some(start + episode_gap());
+        }
+        for w in &mut self.waiting {
+            w.steps.get_or_insert(0);
+        }
+        self.place(rec);
+    }
 }
 
 /// An open recording: the stream, and where its files report write errors.
@@ -345,7 +470,9 @@ type Open = Box<dyn FnOnce() -> Result<Opened, VizError> + Send>;
 /// all of it.
 pub struct Recorder {
     sample_every: u64,
-    state: Mutex<State>,
+    /// Samples per batch ([`Self::set_sample_batch`]).
+    batch: std::sync::atomic::AtomicUsize,
+    shared: Mutex<Shared>,
     jobs: Option<mpsc::Sender<Msg>>,
     writer: Option<std::thread::JoinHandle<()>>,
     /// Why the writer thread could not open the stream (reported by [`Self::finish`]).
@@ -612,15 +739,22 @@ impl Recorder {
             .name("cap-viz-writer".into())
             .spawn(move || match open() {
                 Ok(opened) => {
+                    let rec = &opened.rec;
+                    let mut placement = Placement::default();
                     for msg in &queue {
                         match msg {
-                            Msg::Job(job) => job(&opened.rec),
+                            Msg::Job(job) => job(rec),
+                            Msg::Begin(id) => placement.begin(rec, id),
+                            Msg::Episode(id, job) => placement.job(rec, id, job),
+                            Msg::End { id, steps } => placement.end(rec, id, steps),
                             Msg::Finish(done) => {
+                                placement.close(rec);
                                 let _ = done.send(opened.close());
                                 return;
                             }
                         }
                     }
+                    placement.close(rec);
                     let _ = opened.close();
                 }
                 Err(e) => {
@@ -635,7 +769,8 @@ impl Recorder {
             })?;
         Ok(Arc::new(Self {
             sample_every: sample_every.max(1),
-            state: Mutex::new(State::default()),
+            batch: std::sync::atomic::AtomicUsize::new(SAMPLE_BATCH),
+            shared: Mutex::new(Shared::default()),
             jobs: Some(jobs),
             writer: Some(writer),
             failed,
@@ -647,11 +782,30 @@ impl Recorder {
         self.sample_every
     }
 
+    /// Send an episode's samples every `samples` samples (default [`SAMPLE_BATCH`];
+    /// at least 1; `usize::MAX`: once, when the episode ends). Short batches let rerun
+    /// encode on a spare core while the episode runs, so a single command barely
+    /// waits; when every core runs episodes (`cap eval`), encoding competes with them,
+    /// and one chunk per episode instead of several costs less CPU.
+    pub fn set_sample_batch(&self, samples: usize) {
+        self.batch
+            .store(samples.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Queue `job` for the writer thread. If that thread is gone (the stream could not
     /// be opened), the job is dropped and [`Self::finish`] says why.
     fn submit(&self, job: impl FnOnce(&RecordingStream) + Send + 'static) {
+        self.send(Msg::Job(Box::new(job)));
+    }
+
+    /// Queue rows of episode `id` (see [`Placement`]).
+    fn submit_episode(&self, id: u64, job: impl FnOnce(&RecordingStream, u64) + Send + 'static) {
+        self.send(Msg::Episode(id, Box::new(job)));
+    }
+
+    fn send(&self, msg: Msg) {
         if let Some(tx) = &self.jobs {
-            let _ = tx.send(Msg::Job(Box::new(job)));
+            let _ = tx.send(msg);
         }
     }
 
@@ -692,11 +846,30 @@ impl Recorder {
             wait,
         }
     }
+}
 
+/// One recorded episode: what it shares with the recording, its place in it, and its
+/// own samples. The episode's thread samples into it at every physics step
+/// ([`Watch`]); rows go to the writer thread as [`Msg::Episode`] jobs.
+struct EpisodeCtx {
+    recorder: Arc<Recorder>,
+    /// The episode's number in the recording (see [`Placement`]).
+    id: u64,
+    /// The repair loop's attempt (the `attempt` timeline).
+    attempt: i64,
+    bodies: Arc<Vec<(String, bool)>>,
+    visual: Arc<Vec<VisualBody>>,
+    state: Mutex<EpisodeState>,
+}
+
+impl EpisodeCtx {
     /// Take a sample of every body, the TCP and the gripper (buffered; see
     /// [`Self::send_samples`]).
-    fn sample(&self, world: &World, s: &mut State, poses: Vec<cap_sim::visual::BodyPose>) {
-        let step = (s.offset + world.steps()) as i64;
+    fn sample(&self, world: &World, s: &mut EpisodeState) {
+        let poses = world.visual_poses(&self.visual);
+        let step = world.steps();
+        s.last_step = step;
+        let step = step as i64;
         let sm = &mut s.samples;
         sm.poses.resize_with(poses.len(), Track::default);
         for (track, p) in sm.poses.iter_mut().zip(poses) {
@@ -710,39 +883,48 @@ impl Recorder {
         sm.gripper.push(step, world.gripper_opening_m());
         sm.taken += 1;
         s.tcp_path.push(t);
-        if s.samples.taken >= SAMPLE_BATCH {
+        if s.samples.taken
+            >= self
+                .recorder
+                .batch
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
             self.send_samples(s);
         }
     }
 
     /// Hand the buffered samples to the writer thread, which sends them as columns
     /// (timelines `step`, `sim_time`, `attempt`).
-    fn send_samples(&self, s: &mut State) {
+    fn send_samples(&self, s: &mut EpisodeState) {
         let batch = s.samples.take();
         if batch.taken == 0 {
             return;
         }
-        let bodies = Arc::clone(&s.bodies);
-        let attempt = s.attempt;
-        self.submit(move |rec| send_columns(rec, &bodies, &batch, attempt));
+        let bodies = Arc::clone(&self.bodies);
+        let attempt = self.attempt;
+        self.recorder.submit_episode(self.id, move |rec, start| {
+            send_columns(rec, &bodies, &batch, attempt, start);
+        });
     }
 
     /// Log a TCP path (a line strip; its colour is static) at `entity`, at `step` of
-    /// `attempt`.
-    fn log_path(&self, entity: &'static str, points: Vec<[f32; 3]>, step: u64, attempt: i64) {
-        self.submit(move |rec| {
-            set_time(rec, step, attempt);
+    /// the episode.
+    fn log_path(&self, entity: &'static str, points: Vec<[f32; 3]>, step: u64) {
+        let attempt = self.attempt;
+        self.recorder.submit_episode(self.id, move |rec, start| {
+            set_time(rec, start + step, attempt);
             let _ = rec.log(entity, &rerun::LineStrips3D::new([points]));
         });
     }
 
-    /// Log a finished episode's trace (at each event's sim time) and its checkpoint
-    /// frames (read from `dir`, where the monitor wrote them), on the writer thread.
-    fn log_trace(&self, trace: Vec<TraceEvent>, offset: u64, attempt: i64, dir: Option<PathBuf>) {
-        self.submit(move |rec| {
+    /// Log the episode's trace (at each event's sim time) and its checkpoint frames
+    /// (read from `dir`, where the monitor wrote them), on the writer thread.
+    fn log_trace(&self, trace: Vec<TraceEvent>, dir: Option<PathBuf>) {
+        let attempt = self.attempt;
+        self.recorder.submit_episode(self.id, move |rec, start| {
             // The text log as one column chunk (one call instead of one per event).
             if !trace.is_empty() {
-                let steps: Vec<i64> = trace.iter().map(|e| (offset + e.step) as i64).collect();
+                let steps: Vec<i64> = trace.iter().map(|e| (start + e.step) as i64).collect();
                 let index = time_columns(&steps, attempt);
                 if let Ok(cols) = rerun::TextLog::update_fields()
                     .with_many_text(trace.iter().map(describe))
@@ -754,17 +936,31 @@ impl Recorder {
             }
             for ev in &trace {
                 if matches!(ev.event, EventKind::Checkpoint { .. }) {
-                    set_time(rec, offset + ev.step, attempt);
+                    set_time(rec, start + ev.step, attempt);
                     log_checkpoint(rec, ev, dir.as_deref());
                 }
             }
         });
     }
+
+    /// The episode ended after `steps` physics steps: its place on the timelines is
+    /// settled, and the next episode's.
+    fn end(&self, steps: u64) {
+        self.recorder.send(Msg::End { id: self.id, steps });
+    }
 }
 
 /// Send samples as columns: the poses of every body that moved and of the TCP as one
 /// chunk at [`POSES`] (one row per frame and sample), the gripper as another.
-fn send_columns(rec: &RecordingStream, bodies: &[(String, bool)], batch: &Samples, attempt: i64) {
+/// Steps are the episode's own; `start` places them on the recording's timeline.
+fn send_columns(
+    rec: &RecordingStream,
+    bodies: &[(String, bool)],
+    batch: &Samples,
+    attempt: i64,
+    start: u64,
+) {
+    let start = start as i64;
     let mut rows: Vec<(i64, &str, &Pose)> = bodies
         .iter()
         .zip(&batch.poses)
@@ -775,27 +971,37 @@ fn send_columns(rec: &RecordingStream, bodies: &[(String, bool)], batch: &Sample
             t.steps
                 .iter()
                 .zip(&t.values)
-                .map(move |(&step, pose)| (step, frame, pose))
+                .map(move |(&step, pose)| (start + step, frame, pose))
         })
         .collect();
     if !rows.is_empty() {
         rows.sort_by_key(|r| r.0);
         let steps: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        if let Ok(cols) = rerun::Transform3D::update_fields()
-            .with_many_translation(rows.iter().map(|r| r.2 .0))
-            .with_many_quaternion(rows.iter().map(|r| rerun::Quaternion::from_xyzw(r.2 .1)))
-            .with_many_child_frame(rows.iter().map(|r| r.1))
-            .columns_of_unit_batches()
-        {
+        // The frame names as one arrow string column (rerun's builder would make a
+        // `String` of every row's name first).
+        let frames = rerun::SerializedComponentBatch::new(
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            rerun::Transform3D::descriptor_child_frame(),
+        )
+        .column_of_unit_batches();
+        if let (Ok(cols), Ok(frames)) = (
+            rerun::Transform3D::update_fields()
+                .with_many_translation(rows.iter().map(|r| r.2 .0))
+                .with_many_quaternion(rows.iter().map(|r| rerun::Quaternion::from_xyzw(r.2 .1)))
+                .columns_of_unit_batches(),
+            frames,
+        ) {
+            let cols = cols.chain(std::iter::once(frames));
             let _ = rec.send_columns(POSES, time_columns(&steps, attempt), cols);
         }
     }
     let t = &batch.gripper;
     if !t.steps.is_empty() {
         if let Ok(cols) = rerun::Scalars::new(t.values.iter().copied()).columns_of_unit_batches() {
+            let steps: Vec<i64> = t.steps.iter().map(|s| start + s).collect();
             let _ = rec.send_columns(
                 "world/robot/gripper_opening",
-                time_columns(&t.steps, attempt),
+                time_columns(&steps, attempt),
                 cols,
             );
         }
@@ -935,32 +1141,71 @@ fn decimate(path: &[Joints], max: usize) -> Vec<Joints> {
         .collect()
 }
 
-/// The part of the recorder that watches a world while it runs.
-struct Watch {
-    recorder: Arc<Recorder>,
-}
+/// The part of an episode's recording that watches its world while it runs.
+struct Watch(Arc<EpisodeCtx>);
 
 impl StepObserver for Watch {
     fn on_step(&self, world: &World) {
-        let r = &self.recorder;
-        if !world.steps().is_multiple_of(r.sample_every) {
+        let e = &self.0;
+        if !world.steps().is_multiple_of(e.recorder.sample_every) {
             return;
         }
-        if let Ok(mut s) = r.state.lock() {
-            let poses = world.visual_poses(&s.visual);
-            r.sample(world, &mut s, poses);
+        if let Ok(mut s) = e.state.lock() {
+            e.sample(world, &mut s);
         }
     }
 
     fn on_plan(&self, world: &World, path: &[Joints]) {
-        let r = &self.recorder;
         let pts = world.tcp_path(&decimate(path, PLAN_POINTS));
-        let (offset, attempt) = r
-            .state
-            .lock()
-            .map(|s| (s.offset, s.attempt))
-            .unwrap_or((0, 0));
-        r.log_path(PLANNED_PATH, pts, offset + world.steps(), attempt);
+        self.0.log_path(PLANNED_PATH, pts, world.steps());
+    }
+}
+
+/// An episode being recorded: ends (and settles its place on the timelines) when the
+/// episode ends, or when dropped.
+struct Recording {
+    ctx: Arc<EpisodeCtx>,
+    images_dir: Option<PathBuf>,
+    ended: bool,
+}
+
+impl RecordedEpisode for Recording {
+    fn observer(&self) -> Option<SharedObserver> {
+        Some(Arc::new(Watch(Arc::clone(&self.ctx))))
+    }
+
+    fn end(mut self: Box<Self>, world: &World, trace: &[TraceEvent]) {
+        let e = &self.ctx;
+        let path = match e.state.lock() {
+            Ok(mut s) => {
+                e.sample(world, &mut s);
+                e.send_samples(&mut s);
+                std::mem::take(&mut s.tcp_path)
+            }
+            Err(_) => Vec::new(),
+        };
+        let steps = world.steps();
+        e.log_path(TCP_PATH, path, steps);
+        e.log_trace(trace.to_vec(), self.images_dir.clone());
+        e.end(steps);
+        self.ended = true;
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if !self.ended {
+            // An episode that never reached its end (a panic): what was sampled is
+            // sent, and the episodes after it get their place.
+            let steps = match self.ctx.state.lock() {
+                Ok(mut s) => {
+                    self.ctx.send_samples(&mut s);
+                    s.last_step
+                }
+                Err(_) => 0,
+            };
+            self.ctx.end(steps);
+        }
     }
 }
 
@@ -988,63 +1233,58 @@ impl EpisodeRecorder for EpisodeLog {
         source: &str,
         label: &str,
         attempt: u32,
-    ) -> Option<SharedObserver> {
+    ) -> Option<Box<dyn RecordedEpisode>> {
         let r = &self.recorder;
-        let Ok(mut s) = r.state.lock() else {
-            return None;
+        let (id, bodies, visual) = {
+            let Ok(mut shared) = r.shared.lock() else {
+                return None;
+            };
+            if !shared.meshes_logged {
+                let bodies = world.visual_bodies();
+                shared.bodies = Arc::new(
+                    bodies
+                        .iter()
+                        .map(|b| (format!("world/{}", b.path), b.dynamic))
+                        .collect(),
+                );
+                shared.visual = Arc::new(bodies.clone());
+                r.submit(move |rec| log_meshes(rec, &bodies));
+                shared.meshes_logged = true;
+            }
+            let id = shared.episodes;
+            shared.episodes += 1;
+            // Sent under the lock: the writer sees the episodes in the order they
+            // began, which is the order they play in.
+            r.send(Msg::Begin(id));
+            (id, Arc::clone(&shared.bodies), Arc::clone(&shared.visual))
         };
-        s.attempt = i64::from(attempt);
-        // The episodes of a recording follow each other on the timelines, so a body
-        // that starts where it was last logged needs no new row: rerun shows the
-        // latest value. (The first episode logs every body.)
-        s.tcp_path.clear();
-        s.offset = s.next_offset;
-        if !s.meshes_logged {
-            let bodies = world.visual_bodies();
-            s.bodies = Arc::new(
-                bodies
-                    .iter()
-                    .map(|b| (format!("world/{}", b.path), b.dynamic))
-                    .collect(),
-            );
-            s.visual = bodies.clone();
-            r.submit(move |rec| log_meshes(rec, &bodies));
-            s.meshes_logged = true;
-        }
+        let ctx = Arc::new(EpisodeCtx {
+            recorder: Arc::clone(r),
+            id,
+            attempt: i64::from(attempt),
+            bodies,
+            visual,
+            state: Mutex::new(EpisodeState::default()),
+        });
         let title = if label.is_empty() {
             "program".to_string()
         } else {
             label.to_string()
         };
         let text = format!("*{title}*\n\n```rust\n{source}\n```\n");
-        let (step, attempt) = (s.offset + world.steps(), s.attempt);
-        r.submit(move |rec| {
-            set_time(rec, step, attempt);
+        let (step, attempt) = (world.steps(), ctx.attempt);
+        r.submit_episode(id, move |rec, start| {
+            set_time(rec, start + step, attempt);
             let _ = rec.log("program", &rerun::TextDocument::new(text));
         });
-        let poses = world.visual_poses(&s.visual);
-        r.sample(world, &mut s, poses);
-        Some(Arc::new(Watch {
-            recorder: Arc::clone(r),
+        if let Ok(mut s) = ctx.state.lock() {
+            ctx.sample(world, &mut s);
+        }
+        Some(Box::new(Recording {
+            ctx,
+            images_dir: self.images_dir.clone(),
+            ended: false,
         }))
-    }
-
-    fn end(&self, world: &World, trace: &[TraceEvent]) {
-        let r = &self.recorder;
-        let Ok(mut s) = r.state.lock() else {
-            return;
-        };
-        let poses = world.visual_poses(&s.visual);
-        r.sample(world, &mut s, poses);
-        r.send_samples(&mut s);
-        let path = std::mem::take(&mut s.tcp_path);
-        let (offset, attempt) = (s.offset, s.attempt);
-        let step = offset + world.steps();
-        // The next episode of this recording starts a second after this one ended.
-        s.next_offset = step + (1.0 / cap_sim::world::DT_S).round() as u64;
-        r.log_path(TCP_PATH, path, step, attempt);
-        drop(s);
-        r.log_trace(trace.to_vec(), offset, attempt, self.images_dir.clone());
     }
 }
 
@@ -1110,7 +1350,7 @@ mod tests {
     }
 
     #[test]
-    fn episodes_play_in_turn_and_bodies_at_rest_are_logged_once() {
+    fn episodes_play_in_turn_and_bodies_at_rest_are_logged_once_per_episode() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let scene = Arc::new(Scene::load(root.join("scenes/tabletop.toml")).unwrap());
         let (stream, storage) = RecordingStreamBuilder::new("cap").memory().unwrap();
@@ -1156,9 +1396,9 @@ mod tests {
         assert!(!frames.contains_key("/world/table"));
         // Poses are one chunk per batch at POSES, not rows of the bodies' entities.
         assert!(!rows.contains_key("/world/robot/link3"));
-        // A block nobody touches is logged when the recording starts and when a seed
-        // puts it somewhere else, not again for an episode that leaves it where it was.
-        assert_eq!(rows["frame:world/objects/green_block"], vec![0, starts[2]]);
+        // A block nobody touches is logged once per episode, at its start (each
+        // episode is whole on its own, whatever ran before it).
+        assert_eq!(rows["frame:world/objects/green_block"], starts.to_vec());
         // The arm moves in every episode and goes back home for the next one.
         let link = &rows["frame:world/robot/link3"];
         assert!(link.len() > 40, "{} samples of link3", link.len());
@@ -1185,6 +1425,71 @@ mod tests {
                 rows.keys()
             );
         }
+    }
+
+    #[test]
+    fn episodes_that_run_at_the_same_time_play_in_the_order_they_began() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let scene = Arc::new(Scene::load(root.join("scenes/tabletop.toml")).unwrap());
+        let (stream, storage) = RecordingStreamBuilder::new("cap").memory().unwrap();
+        let recorder = Recorder::from_stream(stream, DEFAULT_SAMPLE_EVERY).unwrap();
+        let log = EpisodeLog::new(Arc::clone(&recorder), None);
+        let begin = |seed: u64| {
+            let mut w = World::new(Arc::clone(&scene), seed).unwrap();
+            let r = log
+                .begin(&w, "settle();", &format!("seed {seed}"), 0)
+                .unwrap();
+            w.set_observer(r.observer());
+            (w, r)
+        };
+        let run = |w: &mut World, steps: u64| {
+            for _ in 0..steps {
+                w.step_physics();
+            }
+        };
+        // A begins, then B and C; B runs and ends first, then C, then A; a fourth
+        // episode, D, is dropped without ending (a panicking episode).
+        let (mut a, ra) = begin(0);
+        let (mut b, rb) = begin(1);
+        let (mut c, rc) = begin(2);
+        run(&mut b, 500);
+        rb.end(&b, &[]);
+        run(&mut c, 100);
+        rc.end(&c, &[]);
+        run(&mut a, 300);
+        let (mut d, rd) = begin(3);
+        run(&mut d, 48);
+        drop(rd);
+        ra.end(&a, &[]);
+        recorder.finish().unwrap();
+        let Logged { rows, .. } = logged(storage.take());
+
+        let gap = 240;
+        let starts = [
+            0,
+            300 + gap,
+            300 + gap + 500 + gap,
+            300 + 500 + 100 + 3 * gap,
+        ];
+        let lens = [300, 500, 100, 48];
+        assert_eq!(rows["/program"], starts.to_vec());
+        // Every row of the poses and the gripper lies inside one episode.
+        for entity in ["frame:world/robot/link3", "/world/robot/gripper_opening"] {
+            for s in &rows[entity] {
+                assert!(
+                    (0..4).any(|i| (starts[i]..=starts[i] + lens[i]).contains(s)),
+                    "{entity}: step {s} outside every episode {starts:?}"
+                );
+            }
+        }
+        // Each episode logs its bodies at its start and the path of its TCP at its end
+        // (the one dropped has no end).
+        let block = &rows["frame:world/objects/green_block"];
+        assert!(starts.iter().all(|s| block.contains(s)), "{block:?}");
+        assert_eq!(
+            rows["/world/robot/tcp_path"],
+            vec![starts[0] + 300, starts[1] + 500, starts[2] + 100]
+        );
     }
 
     #[test]
