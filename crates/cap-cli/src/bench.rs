@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use cap_core::kinematics::{top_down, IkOptions, HOME};
 use cap_core::nalgebra::{Isometry3, Translation3};
-use cap_core::scene::Scene;
+use cap_core::scene::{Scene, TaskSpec};
 use cap_script::run::{run_episode, EpisodeOptions};
 use cap_sim::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -133,25 +133,7 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let mut batch = Vec::new();
     for _ in 0..reps {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let t = Instant::now();
-        std::thread::scope(|s| {
-            for _ in 0..cores {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= 20 {
-                        break;
-                    }
-                    if let Ok(w) = World::new(Arc::clone(&scene), i as u64) {
-                        std::hint::black_box(
-                            run_episode(w, PICK_PLACE, task.as_ref(), &EpisodeOptions::default())
-                                .success,
-                        );
-                    }
-                });
-            }
-        });
-        batch.push(20.0 / t.elapsed().as_secs_f64());
+        batch.push(20.0 / batch20(&scene, task.as_ref(), cores, &EpisodeOptions::default()));
     }
 
     // IK: top-down targets over the tabletop workspace, from the ready pose.
@@ -292,6 +274,38 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
     let (plain_min, plain_med, _) = stats(run_plain);
     let (rec_min, rec_med, _) = stats(run_recorded);
     println!("run of {run_len} episodes, one recording (ms)  plain min {plain_min:>7.1} median {plain_med:>7.1}  recorded min {rec_min:>7.1} median {rec_med:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the median of paired differences; {rounds} interleaved rounds)", 100.0 * (rec_min - plain_min) / plain_min, 100.0 * run_paired / plain_med);
+    // The same batch of 20 on all cores, recorded into one recording as `cap eval
+    // --record all` records a task: no spare core for rerun's encoding, so what it
+    // costs is CPU time taken from the episodes.
+    let (mut batch_plain, mut batch_recorded) = (Vec::new(), Vec::new());
+    let pb = bar(rounds, "batches of 20, recorded or not");
+    for _ in 0..rounds {
+        batch_plain.push(batch20(&scene, task.as_ref(), cores, &EpisodeOptions::default()) * 1e3);
+        let t = Instant::now();
+        let rec = cap_viz::Recorder::new("cap bench batch", &[cap_viz::Sink::Save(rrd.clone())])?;
+        rec.set_sample_batch(usize::MAX);
+        let opts = EpisodeOptions {
+            recorder: Some(cap_viz::EpisodeLog::new(Arc::clone(&rec), None)),
+            ..EpisodeOptions::default()
+        };
+        batch20(&scene, task.as_ref(), cores, &opts);
+        rec.finish()?;
+        drop(opts);
+        drop(rec);
+        batch_recorded.push(t.elapsed().as_secs_f64() * 1e3);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let (_, batch_paired, _) = stats(
+        batch_plain
+            .iter()
+            .zip(&batch_recorded)
+            .map(|(p, r)| r - p)
+            .collect(),
+    );
+    let (plain_min, plain_med, _) = stats(batch_plain);
+    let (rec_min, rec_med, _) = stats(batch_recorded);
+    println!("batch of 20 on {cores} cores, one recording (ms)  plain min {plain_min:>7.1} median {plain_med:>7.1}  recorded min {rec_min:>7.1} median {rec_med:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the median of paired differences; {rounds} interleaved rounds)", 100.0 * (rec_min - plain_min) / plain_min, 100.0 * batch_paired / plain_med);
     let _ = std::fs::remove_file(&rrd);
     exec_commands(scene_path, task.is_some(), reps)?;
     let (a, b, c) = stats(batch);
@@ -401,6 +415,31 @@ fn compare_pybullet(
 }
 
 /// Whole `cap exec` commands (process start, scene, episode, report, checkpoint
+/// Seconds to run seeds 0-19 of pick-and-place on `workers` threads with `opts`.
+fn batch20(
+    scene: &Arc<Scene>,
+    task: Option<&TaskSpec>,
+    workers: usize,
+    opts: &EpisodeOptions,
+) -> f64 {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= 20 {
+                    break;
+                }
+                if let Ok(w) = World::new(Arc::clone(scene), i as u64) {
+                    std::hint::black_box(run_episode(w, PICK_PLACE, task, opts).success);
+                }
+            });
+        }
+    });
+    t.elapsed().as_secs_f64()
+}
+
 /// frames), plain and recorded into an `.rrd` file, interleaved: what recording costs a
 /// user's run, rerun's per-file costs (start, footer) included.
 fn exec_commands(scene_path: &Path, has_task: bool, reps: usize) -> Result<()> {
