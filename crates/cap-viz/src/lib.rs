@@ -198,7 +198,7 @@ impl Changed for f64 {
 struct Track<T> {
     steps: Vec<i64>,
     values: Vec<T>,
-    /// The last value logged (kept across batches and episodes).
+    /// The last value logged (kept across the episode's batches).
     last: Option<T>,
 }
 
@@ -249,7 +249,7 @@ fn time_columns(steps: &[i64], attempt: i64) -> [TimeColumn; 3] {
 /// instead of a log call per entity per sample).
 #[derive(Default)]
 struct Samples {
-    /// Per body (same order as `State::bodies`).
+    /// Per body (same order as `EpisodeCtx::bodies`).
     poses: Vec<Track<Pose>>,
     tcp: Track<Pose>,
     gripper: Track<f64>,
@@ -499,7 +499,7 @@ impl Drop for Recorder {
 }
 
 /// Set all three timelines on the calling thread (rerun's time context is per thread).
-/// `step` is on the recording's timeline (episode offset included); `sim_time` is
+/// `step` is on the recording's timeline (the episode's start included); `sim_time` is
 /// `step` physics steps.
 fn set_time(rec: &RecordingStream, step: u64, attempt: i64) {
     rec.set_time_sequence("step", step as i64);
