@@ -1249,6 +1249,15 @@ fn rerun(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// `rerun rrd verify` accepts `rrd`; what `rerun rrd print -vvv` prints of it.
+fn verified_print(rrd: &Path) -> String {
+    let (ok, text) = rerun(&["rrd", "verify", rrd.to_str().unwrap()]);
+    assert!(ok, "rerun rrd verify {}: {text}", rrd.display());
+    let (ok, text) = rerun(&["rrd", "print", "-vvv", rrd.to_str().unwrap()]);
+    assert!(ok, "rerun rrd print {}: {text}", rrd.display());
+    text
+}
+
 #[test]
 fn exec_records_a_run_that_the_rerun_cli_reads_back() {
     let out = tmp("rrd-exec");
@@ -1270,10 +1279,7 @@ fn exec_records_a_run_that_the_rerun_cli_reads_back() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(rrd.is_file());
-    let (ok, text) = rerun(&["rrd", "verify", rrd.to_str().unwrap()]);
-    assert!(ok, "rerun rrd verify: {text}");
-    let (ok, text) = rerun(&["rrd", "print", "-vvv", rrd.to_str().unwrap()]);
-    assert!(ok, "rerun rrd print: {text}");
+    let text = verified_print(&rrd);
     for entity in [
         "/world/table",
         "/world/objects/red_block",
@@ -1344,10 +1350,7 @@ fn eval_records_each_task_into_one_recording() {
     assert_eq!(files, ["green_in_yellow_bowl.rrd", "red_on_blue.rrd"]);
     // Every seed of red_on_blue, one after the other, ran on two workers at once.
     let rrd = dir.join("red_on_blue.rrd");
-    let (ok, text) = rerun(&["rrd", "verify", rrd.to_str().unwrap()]);
-    assert!(ok, "rerun rrd verify: {text}");
-    let (ok, text) = rerun(&["rrd", "print", "-vvv", rrd.to_str().unwrap()]);
-    assert!(ok, "rerun rrd print: {text}");
+    let text = verified_print(&rrd);
     for needle in [
         "/world/objects/red_block",
         "/world/poses",
@@ -1369,8 +1372,7 @@ fn eval_records_each_task_into_one_recording() {
     }
     // Only the episode asked for of the other task.
     let rrd = dir.join("green_in_yellow_bowl.rrd");
-    let (ok, text) = rerun(&["rrd", "print", "-vvv", rrd.to_str().unwrap()]);
-    assert!(ok, "rerun rrd print: {text}");
+    let text = verified_print(&rrd);
     assert!(text.contains("green_in_yellow_bowl seed 2"));
     for seed in [0, 1, 3] {
         assert!(!text.contains(&format!("green_in_yellow_bowl seed {seed}")));

@@ -106,18 +106,16 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
         direct.push(t.elapsed().as_secs_f64() * 1e3);
         // The same episode recorded for rerun into a file at the default detail level
         // (poses at 20 Hz of sim time, meshes, trace, program), flush included.
-        let t = Instant::now();
-        let rec = cap_viz::Recorder::new("cap bench", &[cap_viz::Sink::Save(rrd.clone())])?;
-        let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
-        let opts = EpisodeOptions {
-            recorder: Some(cap_viz::EpisodeLog::new(Arc::clone(&rec), None)),
-            ..EpisodeOptions::default()
-        };
-        std::hint::black_box(run_episode(w, PICK_PLACE, task.as_ref(), &opts).success);
-        rec.finish()?;
-        drop(opts);
-        drop(rec);
-        recorded.push(t.elapsed().as_secs_f64() * 1e3);
+        recorded.push(recorded_ms(
+            &rrd,
+            "cap bench",
+            cap_viz::SAMPLE_BATCH,
+            |opts| {
+                let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
+                std::hint::black_box(run_episode(w, PICK_PLACE, task.as_ref(), opts).success);
+                Ok(())
+            },
+        )?);
         rrd_bytes = std::fs::metadata(&rrd).map(|m| m.len()).unwrap_or(0);
         if task.is_some() && e.success != Some(true) {
             anyhow::bail!(
@@ -243,20 +241,18 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
             );
         }
         run_plain.push(t.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        let rec = cap_viz::Recorder::new("cap bench run", &[cap_viz::Sink::Save(rrd.clone())])?;
-        let opts = EpisodeOptions {
-            recorder: Some(cap_viz::EpisodeLog::new(Arc::clone(&rec), None)),
-            ..EpisodeOptions::default()
-        };
-        for rep in 0..run_len {
-            let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
-            std::hint::black_box(run_episode(w, PICK_PLACE, task.as_ref(), &opts).success);
-        }
-        rec.finish()?;
-        drop(opts);
-        drop(rec);
-        run_recorded.push(t.elapsed().as_secs_f64() * 1e3);
+        run_recorded.push(recorded_ms(
+            &rrd,
+            "cap bench run",
+            cap_viz::SAMPLE_BATCH,
+            |opts| {
+                for rep in 0..run_len {
+                    let w = World::new(Arc::clone(&scene), rep as u64).context("building world")?;
+                    std::hint::black_box(run_episode(w, PICK_PLACE, task.as_ref(), opts).success);
+                }
+                Ok(())
+            },
+        )?);
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -264,16 +260,11 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
     let (_, episode_paired, _) = stats(episode.iter().zip(&recorded).map(|(p, r)| r - p).collect());
     let (a, b, c) = stats(recorded);
     println!("episode recorded for rerun (ms) min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   (recording {:+.1}% of an episode from the minima, {:+.1}% from the median of paired differences; {:.0} KiB .rrd)", 100.0 * (recorded_min - episode_min) / episode_min, 100.0 * episode_paired / episode_med, rrd_bytes as f64 / 1024.0);
-    let (_, run_paired, _) = stats(
-        run_plain
-            .iter()
-            .zip(&run_recorded)
-            .map(|(p, r)| r - p)
-            .collect(),
+    print_paired(
+        &format!("run of {run_len} episodes, one recording (ms)"),
+        run_plain,
+        run_recorded,
     );
-    let (plain_min, plain_med, _) = stats(run_plain);
-    let (rec_min, rec_med, _) = stats(run_recorded);
-    println!("run of {run_len} episodes, one recording (ms)  plain min {plain_min:>7.1} median {plain_med:>7.1}  recorded min {rec_min:>7.1} median {rec_med:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the median of paired differences; {rounds} interleaved rounds)", 100.0 * (rec_min - plain_min) / plain_min, 100.0 * run_paired / plain_med);
     // The same batch of 20 on all cores, recorded into one recording as `cap eval
     // --record all` records a task: no spare core for rerun's encoding, so what it
     // costs is CPU time taken from the episodes.
@@ -281,31 +272,18 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
     let pb = bar(rounds, "batches of 20, recorded or not");
     for _ in 0..rounds {
         batch_plain.push(batch20(&scene, task.as_ref(), cores, &EpisodeOptions::default()) * 1e3);
-        let t = Instant::now();
-        let rec = cap_viz::Recorder::new("cap bench batch", &[cap_viz::Sink::Save(rrd.clone())])?;
-        rec.set_sample_batch(usize::MAX);
-        let opts = EpisodeOptions {
-            recorder: Some(cap_viz::EpisodeLog::new(Arc::clone(&rec), None)),
-            ..EpisodeOptions::default()
-        };
-        batch20(&scene, task.as_ref(), cores, &opts);
-        rec.finish()?;
-        drop(opts);
-        drop(rec);
-        batch_recorded.push(t.elapsed().as_secs_f64() * 1e3);
+        batch_recorded.push(recorded_ms(&rrd, "cap bench batch", usize::MAX, |opts| {
+            batch20(&scene, task.as_ref(), cores, opts);
+            Ok(())
+        })?);
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let (_, batch_paired, _) = stats(
-        batch_plain
-            .iter()
-            .zip(&batch_recorded)
-            .map(|(p, r)| r - p)
-            .collect(),
+    print_paired(
+        &format!("batch of 20 on {cores} cores, one recording (ms)"),
+        batch_plain,
+        batch_recorded,
     );
-    let (plain_min, plain_med, _) = stats(batch_plain);
-    let (rec_min, rec_med, _) = stats(batch_recorded);
-    println!("batch of 20 on {cores} cores, one recording (ms)  plain min {plain_min:>7.1} median {plain_med:>7.1}  recorded min {rec_min:>7.1} median {rec_med:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the median of paired differences; {rounds} interleaved rounds)", 100.0 * (rec_min - plain_min) / plain_min, 100.0 * batch_paired / plain_med);
     let _ = std::fs::remove_file(&rrd);
     exec_commands(scene_path, task.is_some(), reps)?;
     let (a, b, c) = stats(batch);
@@ -415,6 +393,39 @@ fn compare_pybullet(
 }
 
 /// Whole `cap exec` commands (process start, scene, episode, report, checkpoint
+/// Milliseconds to run `work` with its episodes recorded into `rrd` (a recording named
+/// `name`, `batch` samples per batch), closing the recording included.
+fn recorded_ms(
+    rrd: &Path,
+    name: &str,
+    batch: usize,
+    work: impl FnOnce(&EpisodeOptions) -> Result<()>,
+) -> Result<f64> {
+    let t = Instant::now();
+    let rec = cap_viz::Recorder::new(name, &[cap_viz::Sink::Save(rrd.to_path_buf())])?;
+    rec.set_sample_batch(batch);
+    let opts = EpisodeOptions {
+        recorder: Some(cap_viz::EpisodeLog::new(Arc::clone(&rec), None)),
+        ..EpisodeOptions::default()
+    };
+    work(&opts)?;
+    rec.finish()?;
+    drop(opts);
+    drop(rec);
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
+/// One line of plain against recorded times (ms) from interleaved rounds: minima,
+/// medians, and what recording costs from the minima and from the median of the
+/// paired differences.
+fn print_paired(what: &str, plain: Vec<f64>, recorded: Vec<f64>) {
+    let rounds = plain.len();
+    let (_, paired, _) = stats(plain.iter().zip(&recorded).map(|(p, r)| r - p).collect());
+    let (plain_min, plain_med, _) = stats(plain);
+    let (rec_min, rec_med, _) = stats(recorded);
+    println!("{what}  plain min {plain_min:>7.1} median {plain_med:>7.1}  recorded min {rec_min:>7.1} median {rec_med:>7.1}   (recording {:+.1}% from the minima, {:+.1}% from the median of paired differences; {rounds} interleaved rounds)", 100.0 * (rec_min - plain_min) / plain_min, 100.0 * paired / plain_med);
+}
+
 /// Seconds to run seeds 0-19 of pick-and-place on `workers` threads with `opts`.
 fn batch20(
     scene: &Arc<Scene>,
