@@ -5,59 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cap"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("cap runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cap-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn exec(program: &str, task: Option<&str>, seed: u64, name: &str) -> (Output, Value, String) {
-    let out = tmp(name);
-    let seed = seed.to_string();
-    let mut args = vec![
-        "exec",
-        "scenes/tabletop.toml",
-        program,
-        "--seed",
-        &seed,
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    if let Some(t) = task {
-        args.extend(["--task", t]);
-    }
-    let o = cap(&args);
-    let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("report.json")).expect("report.json written"),
-    )
-    .unwrap();
-    let trace = std::fs::read_to_string(out.join("trace.jsonl")).expect("trace.jsonl written");
-    (o, report, trace)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::{cap, exec, root, stderr, stdout, tmp};
 
 #[test]
 fn successful_run_exits_0_with_report_and_trace() {
@@ -159,19 +112,26 @@ fn abort_kind(program: &str, name: &str) -> (Value, Value) {
 
 #[test]
 fn sandbox_aborts_are_typed_and_leave_the_world_untouched() {
-    let (_, idle_end) = {
-        let (o, r, trace) = exec("tests/programs/nan_argument.rhai", None, 0, "idle");
-        let _ = (o, r);
-        (
-            (),
-            serde_json::from_str::<Value>(trace.lines().last().unwrap()).unwrap(),
-        )
+    let idle_end = {
+        let (o, _, trace) = exec("tests/programs/idle.rhai", None, 0, "idle");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_str::<Value>(trace.lines().last().unwrap()).unwrap()
     };
     for (program, kind, needle) in [
         (
             "tests/programs/infinite_loop.rhai",
             "sandbox_limit",
             "operation limit",
+        ),
+        (
+            "tests/programs/query_loop.rhai",
+            "sandbox_limit",
+            "operation limit",
+        ),
+        (
+            "tests/programs/sort_loop.rhai",
+            "sandbox_limit",
+            "compute time limit",
         ),
         (
             "tests/programs/recursion.rhai",
@@ -200,6 +160,13 @@ fn sandbox_aborts_are_typed_and_leave_the_world_untouched() {
         ),
     ] {
         let (failure, end) = abort_kind(program, program);
+        if program.ends_with("query_loop.rhai") {
+            // Host calls are charged: the loop ends after at most 2,000,000 / 100 calls
+            // (it ran 666,666 and 3.4 s when only rhai's operations counted).
+            let r = exec(program, Some("red_on_blue"), 0, "query-loop-count").2;
+            let calls = r.matches("\"function\":\"objects\"").count();
+            assert!((1_000..=20_000).contains(&calls), "{calls} calls");
+        }
         assert_eq!(failure["kind"], kind, "{program}: {failure}");
         assert!(
             failure["message"].as_str().unwrap().contains(needle),

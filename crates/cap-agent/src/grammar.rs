@@ -9,7 +9,7 @@
 //! is still up to the model and the repair loop.
 
 use cap_core::scene::Scene;
-use cap_script::api::{ParamType, API};
+use cap_script::api::{OptType, ParamType, API};
 
 /// GBNF string literal for `s` (quotes and backslashes escaped).
 fn lit(s: &str) -> String {
@@ -68,6 +68,7 @@ var ::= [a-z_] [a-z0-9_]{0,24}
 text ::= "\"" [^"\n\\`]{0,80} "\"" | "`" ([^`$\n\\] | "${" expr "}"){0,80} "`"
 obj-arg ::= obj | var postfix* | call postfix*
 which-arg ::= "\"top\"" | "\"center\"" | "\"bottom\"" | "\"inside\"" | "\"left\"" | "\"right\"" | "\"front\"" | "\"back\"" | var
+side-arg ::= "\"front\"" | "\"back\"" | "\"left\"" | "\"right\"" | var
 "#,
     );
     // Object names of this scene.
@@ -96,11 +97,38 @@ which-arg ::= "\"top\"" | "\"center\"" | "\"bottom\"" | "\"inside\"" | "\"left\"
             .collect();
         let mut parts = vec![lit(&format!("{}(", f.name))];
         parts.push(args.join(" \", \" "));
+        if !f.options.is_empty() {
+            // An optional trailing options map of the function's own keys.
+            parts.push(format!("(\", \" {})?", options_rule(f.name)));
+        }
         parts.push(lit(")"));
         parts.retain(|p| !p.is_empty());
         g.push_str(&format!("{} ::= {}\n", rule(f.name), parts.join(" ")));
+        if !f.options.is_empty() {
+            let keys: Vec<String> = f
+                .options
+                .iter()
+                .map(|o| {
+                    let value = match o.ty {
+                        OptType::Number => "expr",
+                        OptType::Side => "side-arg",
+                    };
+                    format!("{} {value}", lit(&format!("{}: ", o.name)))
+                })
+                .collect();
+            let key_rule = format!("{}-key", options_rule(f.name));
+            g.push_str(&format!(
+                "{} ::= \"#{{\" {key_rule} (\", \" {key_rule})* \"}}\" | var\n{key_rule} ::= {}\n",
+                options_rule(f.name),
+                keys.join(" | ")
+            ));
+        }
     }
     g
+}
+
+fn options_rule(name: &str) -> String {
+    format!("opts-{}", name.replace('_', "-"))
 }
 
 #[cfg(test)]
@@ -124,7 +152,14 @@ mod tests {
         }
         assert!(g.contains(r#""\"red_block\"""#), "{g}");
         assert!(
-            g.contains(r#"call-place-on ::= "place_on(" obj-arg ", " obj-arg ")""#),
+            g.contains(
+                r#"call-place-on ::= "place_on(" obj-arg ", " obj-arg (", " opts-place-on)? ")""#
+            ),
+            "{g}"
+        );
+        // Options maps admit exactly the function's keys.
+        assert!(
+            g.contains(r#"opts-pick-key ::= "yaw_deg: " expr | "side: " side-arg"#),
             "{g}"
         );
         assert!(g.contains(r#"call-home ::= "home(" ")""#), "{g}");

@@ -85,15 +85,18 @@ pub fn scene_facts(world: &World) -> String {
             o.name, o.size_m.x, o.size_m.y, o.size_m.z, p.x, p.y, p.z, top.z
         ));
     }
-    let r = &world.scene().robot;
+    let region = world.reachable_region();
+    let reach = region.reach;
     s.push_str(&format!(
-        "Reachable workspace: x {:.2}..{:.2}, y {:.2}..{:.2}, z {:.2}..{:.2}\n",
-        r.workspace_min_m.x,
-        r.workspace_max_m.x,
-        r.workspace_min_m.y,
-        r.workspace_max_m.y,
-        r.workspace_min_m.z,
-        r.workspace_max_m.z
+        "Reach: the gripper reaches straight down only between {:.2} and {:.2} m (horizontally) from the robot base at [{:.2}, {:.2}]; on this table that is within x {:.2}..{:.2}, y {:.2}..{:.2}. The table's corners are out of reach: use table_point(\"top left corner\") and the like for places near its corners and sides, and reachable(pos) to test a point.\n",
+        reach.min_radius_m,
+        reach.max_radius_m,
+        reach.base_xy_m[0],
+        reach.base_xy_m[1],
+        region.x_m[0],
+        region.x_m[1],
+        region.y_m[0],
+        region.y_m[1],
     ));
     s
 }

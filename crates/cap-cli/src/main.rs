@@ -655,6 +655,8 @@ fn exec(
     report["status"] = json!(status);
     report["exit_code"] = json!(code);
     report["success"] = json!(episode.success);
+    // Also when the program aborted: "the predicate held, but the program did not end".
+    report["predicate_held"] = json!(episode.predicate);
     report["failure"] = failure_json.unwrap_or(Value::Null);
     report["static_errors"] = serde_json::to_value(&episode.static_errors)?;
     report["sim_time_s"] = json!(episode.world.sim_time_s());

@@ -7,6 +7,7 @@
 
 pub mod failure;
 pub mod kinematics;
+pub mod math;
 pub mod paths;
 pub mod robot;
 pub mod scene;

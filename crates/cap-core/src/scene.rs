@@ -838,7 +838,7 @@ impl Validator {
 pub fn footprint_half_extents(o: &ObjectSpec) -> (f64, f64) {
     let (hx, hy) = (o.size_m.x / 2.0, o.size_m.y / 2.0);
     let (rx, ry) = if o.randomize.yaw_rad.is_zero() {
-        let (s, c) = o.yaw_rad.sin_cos();
+        let (s, c) = crate::math::sin_cos(o.yaw_rad);
         (c.abs() * hx + s.abs() * hy, s.abs() * hx + c.abs() * hy)
     } else {
         let r = hx.hypot(hy);

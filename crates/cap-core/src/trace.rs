@@ -54,6 +54,10 @@ pub enum EventKind {
         /// Why it failed, if it did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failure: Option<Failure>,
+        /// What the call chose beyond its result: for `pick`, the grasp it used
+        /// (`{"grasp": "yaw 90°", "yaw_deg": 90.0}`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<Value>,
     },
     /// The program stopped abnormally (uncaught failure, script error, sandbox limit).
     Abort {
@@ -77,9 +81,11 @@ pub enum EventKind {
     },
     /// The episode ended; the success predicate was evaluated on the settled world.
     End {
-        /// Whether the task's success predicate held (`null` without a task).
+        /// Whether the episode succeeded: the program ran to its end and the task's
+        /// success predicate held (`null` without a task).
         success: Option<bool>,
-        /// The outcome failure, if the task failed after the program ran.
+        /// Why it failed: the uncaught failure that stopped the program, or the outcome
+        /// failure when it ran to its end and the predicate does not hold.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failure: Option<Failure>,
         /// Final object positions, sorted by name: `[name, [x, y, z]]`.
@@ -130,6 +136,25 @@ impl Answer {
     }
 }
 
+/// Model confidences enter traces in steps of this size. A vision model run through
+/// ONNX Runtime gives slightly different low bits on different CPUs (its kernels are
+/// chosen at run time: AVX-512 on one machine, AVX2 on another), and a trace must be
+/// the same on every machine; rounded to a thousandth, two such results agree unless
+/// they straddle a rounding boundary (about once in ten thousand answers).
+pub const CONFIDENCE_STEP: f64 = 1.0 / CONFIDENCE_STEPS_PER_UNIT;
+/// Steps of [`CONFIDENCE_STEP`] in 1; a whole number, so that a rounded confidence is
+/// the double nearest a number of thousandths (0.939, not 0.9390000000000001).
+const CONFIDENCE_STEPS_PER_UNIT: f64 = 1000.0;
+
+/// `c` rounded to [`CONFIDENCE_STEP`]; what inspectors answer with and decide on.
+pub fn quantise_confidence(c: f64) -> f64 {
+    if c.is_finite() {
+        (c * CONFIDENCE_STEPS_PER_UNIT).round() / CONFIDENCE_STEPS_PER_UNIT
+    } else {
+        0.0
+    }
+}
+
 /// One inspector's verdict on one statement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -144,4 +169,17 @@ pub struct Verdict {
     /// The parsed form of the statement, or why it could not be judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidences_are_rounded_to_thousandths_exactly() {
+        assert_eq!(quantise_confidence(0.939_021_3), 0.939);
+        assert_eq!(quantise_confidence(0.998_967_170_715_332), 0.999);
+        assert_eq!(quantise_confidence(f64::NAN), 0.0);
+        assert_eq!(quantise_confidence(0.999_6), 1.0);
+    }
 }

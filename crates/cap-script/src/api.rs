@@ -11,11 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::robot::RobotBackend;
 use cap_core::trace::{Answer, EventKind, TraceEvent};
+use cap_sim::grasp::Side;
 use cap_sim::prelude::*;
 use rhai::{Dynamic, Engine, EvalAltResult, Map, NativeCallContext, Position};
 use serde_json::Value;
 
 use crate::monitor::{self, SharedMonitor};
+use crate::sandbox::Meter;
 use crate::value::{array3, number, point, string, to_json};
 
 /// What group a function belongs to in the reference.
@@ -67,6 +69,36 @@ impl ParamType {
     }
 }
 
+/// What an option of a function's trailing options map takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptType {
+    /// A number.
+    Number,
+    /// One of the names of [`Side`].
+    Side,
+}
+
+/// One key of a function's options map (`pick("ball", #{yaw_deg: 90})`).
+#[derive(Debug, Clone, Copy)]
+pub struct Opt {
+    /// The key.
+    pub name: &'static str,
+    /// What it takes.
+    pub ty: OptType,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+impl OptType {
+    /// How the reference shows the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Number => "number",
+            Self::Side => "\"front\"|\"back\"|\"left\"|\"right\"",
+        }
+    }
+}
+
 /// One parameter.
 #[derive(Debug, Clone, Copy)]
 pub struct Param {
@@ -96,6 +128,9 @@ pub struct Session {
     pub episode: String,
     /// Source line of the call being handled.
     pub line: Option<u32>,
+    /// What the call being handled did beyond its result (the grasp `pick` used), for
+    /// its trace event.
+    pub detail: Option<Value>,
 }
 
 impl Session {
@@ -111,6 +146,7 @@ impl Session {
             checkpoints: 0,
             episode: String::new(),
             line: None,
+            detail: None,
         }
     }
 
@@ -176,8 +212,46 @@ pub struct ApiFn {
     pub example: &'static str,
     /// Group.
     pub category: Category,
+    /// Keys of an optional trailing options map; empty: the function takes none.
+    pub options: &'static [Opt],
     handler: Handler,
 }
+
+impl ApiFn {
+    /// The numbers of arguments it takes: its parameters, and one more (the options
+    /// map) if it has options.
+    pub fn arities(&self) -> std::ops::RangeInclusive<usize> {
+        let n = self.params.len();
+        n..=n + usize::from(!self.options.is_empty())
+    }
+
+    /// Its signature as the reference shows it.
+    pub fn signature(&self) -> String {
+        let mut params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.ty.name()))
+            .collect();
+        if !self.options.is_empty() {
+            let keys: Vec<String> = self
+                .options
+                .iter()
+                .map(|o| format!("{}: {}", o.name, o.ty.name()))
+                .collect();
+            params.push(format!("options?: #{{{}}}", keys.join(", ")));
+        }
+        format!("{}({})", self.name, params.join(", "))
+    }
+}
+
+const NONE: &[Opt] = &[];
+const PICK_OPTS: &[Opt] = &[
+    Opt { name: "yaw_deg", ty: OptType::Number, doc: "wrist yaw in degrees: the fingers close along world (-sin yaw, cos yaw); 0 closes along y, 90 along x. A box is taken across the face pair nearest that yaw." },
+    Opt { name: "side", ty: OptType::Side, doc: "for a bowl or plate: the rim point to take it by (front is toward the robot)." },
+];
+const PLACE_OPTS: &[Opt] = &[
+    Opt { name: "yaw_deg", ty: OptType::Number, doc: "the object's final yaw about z in degrees (as pose(name).yaw, which is in radians); without it the object keeps the yaw it was held at." },
+];
 
 const fn p(name: &'static str, ty: ParamType) -> Param {
     Param { name, ty }
@@ -188,35 +262,38 @@ use ParamType::{Number as N, Object as O, Point as P, Text as T, Which as W};
 /// Every API function, in reference order.
 pub static API: &[ApiFn] = &[
     // ---- queries ----
-    ApiFn { name: "objects", params: &[], returns: "array of names", doc: "Names of all objects in the scene, in scene order.", example: "for name in objects() { say(name); }", category: Category::Query, handler: h_objects },
-    ApiFn { name: "find", params: &[p("description", T)], returns: "name", doc: "The one object matching a description such as \"red block\" or \"bowl\"; an error if none or several match.", example: "let red = find(\"red block\");", category: Category::Query, handler: h_find },
-    ApiFn { name: "find_all", params: &[p("description", T)], returns: "array of names", doc: "All objects matching a description (\"block\", \"green\"), in scene order.", example: "let blocks = find_all(\"block\");", category: Category::Query, handler: h_find_all },
-    ApiFn { name: "position", params: &[p("name", O)], returns: "[x, y, z]", doc: "Centre of the object, metres, world frame.", example: "let p = position(\"red_block\");", category: Category::Query, handler: h_position },
-    ApiFn { name: "pose", params: &[p("name", O)], returns: "#{position, yaw, upright}", doc: "Centre, yaw about z (radians) and whether the object stands upright.", example: "let yaw = pose(\"red_block\").yaw;", category: Category::Query, handler: h_pose },
-    ApiFn { name: "size", params: &[p("name", O)], returns: "[sx, sy, sz]", doc: "Full extents of the object in its own frame, metres.", example: "let h = size(\"red_block\")[2];", category: Category::Query, handler: h_size },
-    ApiFn { name: "color", params: &[p("name", O)], returns: "string", doc: "Colour name of the object (\"red\").", example: "if color(name) == \"red\" { say(name); }", category: Category::Query, handler: h_color },
-    ApiFn { name: "kind", params: &[p("name", O)], returns: "string", doc: "What the object is: \"block\", \"bowl\", \"plate\", \"cylinder\" or \"ball\".", example: "let bowls = objects().filter(|n| kind(n) == \"bowl\");", category: Category::Query, handler: h_kind },
-    ApiFn { name: "point", params: &[p("name", O), p("which", W)], returns: "[x, y, z]", doc: "A functional point: \"top\", \"center\", \"bottom\", \"inside\" (where things placed on/in it rest), \"left\" (+y), \"right\" (−y), \"front\" (−x, toward the robot), \"back\" (+x).", example: "let target = point(\"blue_plate\", \"inside\");", category: Category::Query, handler: h_point },
-    ApiFn { name: "is_on", params: &[p("a", O), p("b", O)], returns: "bool", doc: "Whether object a rests on object b (on its top, or on the floor of a plate or bowl).", example: "if is_on(\"red_block\", \"blue_plate\") { say(\"done\"); }", category: Category::Query, handler: h_is_on },
-    ApiFn { name: "is_in", params: &[p("a", O), p("b", O)], returns: "bool", doc: "Whether object a is inside bowl or plate b.", example: "is_in(\"green_block\", \"yellow_bowl\")", category: Category::Query, handler: h_is_in },
-    ApiFn { name: "is_upright", params: &[p("name", O)], returns: "bool", doc: "Whether the object stands within 30° of upright.", example: "is_upright(\"red_block\")", category: Category::Query, handler: h_is_upright },
-    ApiFn { name: "distance", params: &[p("a", O), p("b", O)], returns: "number", doc: "Distance between the centres of two objects, metres.", example: "let d = distance(\"red_block\", \"blue_block\");", category: Category::Query, handler: h_distance },
-    ApiFn { name: "table_bounds", params: &[], returns: "#{min, max}", doc: "Corners of the table top: min = [x, y, 0] (front right), max = [x, y, 0] (back left).", example: "let b = table_bounds(); let front_right = b.min;", category: Category::Query, handler: h_table_bounds },
-    ApiFn { name: "gripper_position", params: &[], returns: "[x, y, z]", doc: "Where the tool centre point (between the fingertips) is now.", example: "let g = gripper_position();", category: Category::Query, handler: h_gripper_position },
-    ApiFn { name: "holding", params: &[], returns: "name or \"\"", doc: "The object the gripper holds, or an empty string.", example: "if holding() == \"\" { pick(\"red_block\"); }", category: Category::Query, handler: h_holding },
+    ApiFn { name: "objects", params: &[], returns: "array of names", doc: "Names of all objects in the scene, in scene order.", example: "for name in objects() { say(name); }", category: Category::Query, options: NONE, handler: h_objects },
+    ApiFn { name: "find", params: &[p("description", T)], returns: "name", doc: "The one object matching a description such as \"red block\" or \"bowl\"; an error if none or several match.", example: "let red = find(\"red block\");", category: Category::Query, options: NONE, handler: h_find },
+    ApiFn { name: "find_all", params: &[p("description", T)], returns: "array of names", doc: "All objects matching a description (\"block\", \"green\"), in scene order.", example: "let blocks = find_all(\"block\");", category: Category::Query, options: NONE, handler: h_find_all },
+    ApiFn { name: "position", params: &[p("name", O)], returns: "[x, y, z]", doc: "Centre of the object, metres, world frame.", example: "let p = position(\"red_block\");", category: Category::Query, options: NONE, handler: h_position },
+    ApiFn { name: "pose", params: &[p("name", O)], returns: "#{position, yaw, upright}", doc: "Centre, yaw about z (radians) and whether the object stands upright.", example: "let yaw = pose(\"red_block\").yaw;", category: Category::Query, options: NONE, handler: h_pose },
+    ApiFn { name: "size", params: &[p("name", O)], returns: "[sx, sy, sz]", doc: "Full extents of the object in its own frame, metres.", example: "let h = size(\"red_block\")[2];", category: Category::Query, options: NONE, handler: h_size },
+    ApiFn { name: "color", params: &[p("name", O)], returns: "string", doc: "Colour name of the object (\"red\").", example: "if color(name) == \"red\" { say(name); }", category: Category::Query, options: NONE, handler: h_color },
+    ApiFn { name: "kind", params: &[p("name", O)], returns: "string", doc: "What the object is: \"block\", \"bowl\", \"plate\", \"cylinder\" or \"ball\".", example: "let bowls = objects().filter(|n| kind(n) == \"bowl\");", category: Category::Query, options: NONE, handler: h_kind },
+    ApiFn { name: "point", params: &[p("name", O), p("which", W)], returns: "[x, y, z]", doc: "A functional point: \"top\", \"center\", \"bottom\", \"inside\" (where things placed on/in it rest), \"left\" (+y), \"right\" (−y), \"front\" (−x, toward the robot), \"back\" (+x).", example: "let target = point(\"blue_plate\", \"inside\");", category: Category::Query, options: NONE, handler: h_point },
+    ApiFn { name: "is_on", params: &[p("a", O), p("b", O)], returns: "bool", doc: "Whether object a rests on object b (on its top, or on the floor of a plate or bowl).", example: "if is_on(\"red_block\", \"blue_plate\") { say(\"done\"); }", category: Category::Query, options: NONE, handler: h_is_on },
+    ApiFn { name: "is_in", params: &[p("a", O), p("b", O)], returns: "bool", doc: "Whether object a is inside bowl or plate b.", example: "is_in(\"green_block\", \"yellow_bowl\")", category: Category::Query, options: NONE, handler: h_is_in },
+    ApiFn { name: "is_upright", params: &[p("name", O)], returns: "bool", doc: "Whether the object stands within 30° of upright.", example: "is_upright(\"red_block\")", category: Category::Query, options: NONE, handler: h_is_upright },
+    ApiFn { name: "distance", params: &[p("a", O), p("b", O)], returns: "number", doc: "Distance between the centres of two objects, metres.", example: "let d = distance(\"red_block\", \"blue_block\");", category: Category::Query, options: NONE, handler: h_distance },
+    ApiFn { name: "table_bounds", params: &[], returns: "#{min, max}", doc: "Corners of the table top: min = [x, y, 0] (front right), max = [x, y, 0] (back left). The corners themselves are out of the arm's reach; use table_point for a reachable place near one.", example: "let b = table_bounds(); let front_right = b.min;", category: Category::Query, options: NONE, handler: h_table_bounds },
+    ApiFn { name: "reachable", params: &[p("pos", P)], returns: "bool", doc: "Whether the gripper can be at pos pointing straight down: inside the workspace box and within the arm's reach.", example: "if reachable([0.8, 0.3, 0.02]) { say(\"in reach\"); }", category: Category::Query, options: NONE, handler: h_reachable },
+    ApiFn { name: "reachable_region", params: &[], returns: "#{base, min_radius, max_radius, x, y}", doc: "Where the arm reaches down on this table: between min_radius and max_radius (metres, horizontally) from base = [x, y], from the table top to 20 cm above it; x and y are the [min, max] ranges of that part of the table.", example: "let r = reachable_region(); let far_x = r.x[1];", category: Category::Query, options: NONE, handler: h_reachable_region },
+    ApiFn { name: "table_point", params: &[p("place", T)], returns: "[x, y, 0]", doc: "A reachable point on the table top for a named place: \"middle\", \"top left corner\", \"top right corner\", \"bottom left corner\", \"bottom right corner\", \"top side\", \"bottom side\", \"left side\", \"right side\". Top is far from the robot (+x), bottom near it, left is +y. The point nearest the named place that the arm reaches with room to set an object down.", example: "place_at(\"red_block\", table_point(\"top left corner\"));", category: Category::Query, options: NONE, handler: h_table_point },
+    ApiFn { name: "gripper_position", params: &[], returns: "[x, y, z]", doc: "Where the tool centre point (between the fingertips) is now.", example: "let g = gripper_position();", category: Category::Query, options: NONE, handler: h_gripper_position },
+    ApiFn { name: "holding", params: &[], returns: "name or \"\"", doc: "The object the gripper holds, or an empty string.", example: "if holding() == \"\" { pick(\"red_block\"); }", category: Category::Query, options: NONE, handler: h_holding },
     // ---- motion ----
-    ApiFn { name: "move_to", params: &[p("pos", P)], returns: "true", doc: "Move the tool centre point in a straight line to pos, keeping the gripper pointing down.", example: "move_to([0.5, 0.0, 0.2]);", category: Category::Motion, handler: h_move_to },
-    ApiFn { name: "move_by", params: &[p("dx", N), p("dy", N), p("dz", N)], returns: "true", doc: "Move the tool centre point by an offset, metres.", example: "move_by(0.0, 0.0, 0.1);", category: Category::Motion, handler: h_move_by },
-    ApiFn { name: "open_gripper", params: &[], returns: "true", doc: "Open the gripper fully, releasing whatever it holds.", example: "open_gripper();", category: Category::Motion, handler: h_open },
-    ApiFn { name: "close_gripper", params: &[], returns: "bool", doc: "Close the gripper until it holds something; whether it holds an object.", example: "let held = close_gripper();", category: Category::Motion, handler: h_close },
-    ApiFn { name: "home", params: &[], returns: "true", doc: "Move the arm back to its ready pose.", example: "home();", category: Category::Motion, handler: h_home },
-    ApiFn { name: "pick", params: &[p("name", O)], returns: "true", doc: "Grasp the object from above and lift it; raises no_grasp if the fingers close on nothing.", example: "pick(\"red_block\");", category: Category::Motion, handler: h_pick },
-    ApiFn { name: "place_on", params: &[p("name", O), p("target", O)], returns: "true", doc: "Put the held object on (or in) the target object and let go; pick(name) it first.", example: "place_on(\"red_block\", \"blue_plate\");", category: Category::Motion, handler: h_place_on },
-    ApiFn { name: "place_at", params: &[p("name", O), p("pos", P)], returns: "true", doc: "Put the held object down with its bottom centre at pos (z = 0 is the table top) and let go.", example: "place_at(\"red_block\", [0.4, -0.2, 0.0]);", category: Category::Motion, handler: h_place_at },
+    ApiFn { name: "move_to", params: &[p("pos", P)], returns: "true", doc: "Move the tool centre point in a straight line to pos, keeping the gripper pointing down.", example: "move_to([0.5, 0.0, 0.2]);", category: Category::Motion, options: NONE, handler: h_move_to },
+    ApiFn { name: "move_by", params: &[p("dx", N), p("dy", N), p("dz", N)], returns: "true", doc: "Move the tool centre point by an offset, metres.", example: "move_by(0.0, 0.0, 0.1);", category: Category::Motion, options: NONE, handler: h_move_by },
+    ApiFn { name: "open_gripper", params: &[], returns: "true", doc: "Open the gripper fully, releasing whatever it holds.", example: "open_gripper();", category: Category::Motion, options: NONE, handler: h_open },
+    ApiFn { name: "close_gripper", params: &[], returns: "bool", doc: "Close the gripper until it holds something; whether it holds an object.", example: "let held = close_gripper();", category: Category::Motion, options: NONE, handler: h_close },
+    ApiFn { name: "home", params: &[], returns: "true", doc: "Move the arm back to its ready pose.", example: "home();", category: Category::Motion, options: NONE, handler: h_home },
+    ApiFn { name: "pick", params: &[p("name", O)], returns: "true", doc: "Grasp the object from above and lift it. Without options it tries the grasps that fit (both face pairs of a box, four wrist yaws of a ball or cylinder, four rim points of a bowl or plate) and takes the first whose approach is clear; raises no_grasp if the fingers close on nothing.", example: "pick(\"ball\", #{yaw_deg: 90});", category: Category::Motion, options: PICK_OPTS, handler: h_pick },
+    ApiFn { name: "place_on", params: &[p("name", O), p("target", O)], returns: "true", doc: "Put the held object on (or in) the target object and let go; pick(name) it first.", example: "place_on(\"red_block\", \"blue_plate\");", category: Category::Motion, options: PLACE_OPTS, handler: h_place_on },
+    ApiFn { name: "place_at", params: &[p("name", O), p("pos", P)], returns: "true", doc: "Put the held object down with its bottom centre at pos (z = 0 is the table top) and let go.", example: "place_at(\"red_block\", [0.4, -0.2, 0.0], #{yaw_deg: 45});", category: Category::Motion, options: PLACE_OPTS, handler: h_place_at },
     // ---- monitoring ----
-    ApiFn { name: "subgoal", params: &[p("text", T)], returns: "()", doc: "Declare the step the program is on; later events are attributed to it.", example: "subgoal(\"pick up the red block\");", category: Category::Monitor, handler: h_subgoal },
-    ApiFn { name: "checkpoint", params: &[p("statement", T)], returns: "string", doc: "State what should now be true of the scene; the inspector looks at the cameras and answers \"holds\", \"does_not_hold\" or \"cannot_tell\" (recorded in the trace).", example: "checkpoint(\"the red block is on the blue plate\");", category: Category::Monitor, handler: h_checkpoint },
-    ApiFn { name: "say", params: &[p("text", T)], returns: "()", doc: "Record a message in the trace.", example: "say(\"all blocks stacked\");", category: Category::Monitor, handler: h_say },
+    ApiFn { name: "subgoal", params: &[p("text", T)], returns: "()", doc: "Declare the step the program is on; later events are attributed to it.", example: "subgoal(\"pick up the red block\");", category: Category::Monitor, options: NONE, handler: h_subgoal },
+    ApiFn { name: "checkpoint", params: &[p("statement", T)], returns: "string", doc: "State what should now be true of the scene; the inspector looks at the cameras and answers \"holds\", \"does_not_hold\" or \"cannot_tell\" (recorded in the trace).", example: "checkpoint(\"the red block is on the blue plate\");", category: Category::Monitor, options: NONE, handler: h_checkpoint },
+    ApiFn { name: "say", params: &[p("text", T)], returns: "()", doc: "Record a message in the trace.", example: "say(\"all blocks stacked\");", category: Category::Monitor, options: NONE, handler: h_say },
 ];
 
 /// Look up a function by name.
@@ -230,22 +307,25 @@ pub fn reference() -> String {
     out.push_str("# cap script API\n\n");
     out.push_str("Programs are rhai scripts. Units are metres and radians; the world frame has z up, the table top at z = 0, +x pointing away from the robot and +y to its left. Objects are named by strings such as \"red_block\".\n\n");
     out.push_str("Motion functions raise an error when they fail (unreachable, collision, no_grasp, slipped, ...). Catch it with `try { ... } catch (err) { ... }`; `err` is a map #{kind, message, object, function}.\n");
+    out.push_str(&format!(
+        "\nWhat decides whether a motion is feasible: the fingers open {:.0} cm, so only objects narrower than that (across the grasped faces) can be picked, and bowls and plates are taken by their rim; the hand is {:.0} cm wide along the fingers' closing axis, so neighbours within about {:.0} cm on that axis block a grasp (pick then turns the hand); every motion is checked for collisions with the table and every object other than the one being grasped or placed on, so leave room between objects, and the order of moves matters; the arm reaches straight down only within a band around its base (reachable_region(), reachable(pos), table_point(place)), and the table's corners lie outside it.\n",
+        cap_core::robot::GRIPPER_MAX_WIDTH_M * 100.0,
+        cap_sim::geometry::HAND_ACROSS_FINGERS_M * 100.0,
+        cap_sim::geometry::HAND_ACROSS_FINGERS_M * 50.0,
+    ));
     for cat in [Category::Query, Category::Motion, Category::Monitor] {
         out.push_str(&format!("\n## {}\n\n", cat.title()));
         for f in API.iter().filter(|f| f.category == cat) {
-            let params: Vec<String> = f
-                .params
-                .iter()
-                .map(|p| format!("{}: {}", p.name, p.ty.name()))
-                .collect();
             out.push_str(&format!(
-                "{}({}) -> {}\n    {}\n    e.g. {}\n",
-                f.name,
-                params.join(", "),
+                "{} -> {}\n    {}\n",
+                f.signature(),
                 f.returns,
-                f.doc,
-                f.example
+                f.doc
             ));
+            for o in f.options {
+                out.push_str(&format!("    options.{}: {}\n", o.name, o.doc));
+            }
+            out.push_str(&format!("    e.g. {}\n", f.example));
         }
     }
     out
@@ -262,44 +342,63 @@ fn failure_value(function: &str, f: &Failure) -> Dynamic {
 }
 
 /// Register the functions for which `include` is true into `engine`, acting on
-/// `session`.
-pub fn register(engine: &mut Engine, session: &SharedSession, include: impl Fn(&ApiFn) -> bool) {
+/// `session`. Each call is charged to `meter`; the time of motion and monitoring calls
+/// (bounded by simulated time, not by the program's loops) does not count as computing.
+pub fn register(
+    engine: &mut Engine,
+    session: &SharedSession,
+    meter: &Arc<Meter>,
+    include: impl Fn(&ApiFn) -> bool,
+) {
     for f in API.iter().filter(|f| include(f)) {
         let s = Arc::clone(session);
-        let types = vec![std::any::TypeId::of::<Dynamic>(); f.params.len()];
-        engine.register_raw_fn(
-            f.name,
-            types,
-            move |ctx: NativeCallContext, args: &mut [&mut Dynamic]| {
-                let args: Vec<Dynamic> = args.iter().map(|a| (**a).clone()).collect();
-                let line = ctx.call_position().line().map(|l| l as u32);
-                let mut session = lock(&s);
-                session.line = line;
-                let result = (f.handler)(&mut session, &args);
-                if session.record {
-                    let (result_json, failure) = match &result {
-                        Ok(v) => (to_json(v), None),
-                        Err(e) => (Value::Null, Some(e.clone())),
-                    };
-                    session.push(
-                        line,
-                        EventKind::Call {
-                            function: f.name.to_owned(),
-                            args: args.iter().map(to_json).collect(),
-                            result: result_json,
-                            failure,
-                        },
-                    );
-                }
-                drop(session);
-                result.map_err(|e| {
-                    Box::new(EvalAltResult::ErrorRuntime(
-                        failure_value(f.name, &e),
-                        ctx.call_position().max(Position::START),
-                    ))
-                })
-            },
-        );
+        let meter = Arc::clone(meter);
+        let excluded = f.category == Category::Motion || matches!(f.name, "checkpoint" | "subgoal");
+        for arity in f.arities() {
+            let s = Arc::clone(&s);
+            let meter = Arc::clone(&meter);
+            let types = vec![std::any::TypeId::of::<Dynamic>(); arity];
+            engine.register_raw_fn(
+                f.name,
+                types,
+                move |ctx: NativeCallContext, args: &mut [&mut Dynamic]| {
+                    let args: Vec<Dynamic> = args.iter().map(|a| (**a).clone()).collect();
+                    let line = ctx.call_position().line().map(|l| l as u32);
+                    meter.charge_call();
+                    let started = std::time::Instant::now();
+                    let mut session = lock(&s);
+                    session.line = line;
+                    let result = (f.handler)(&mut session, &args);
+                    if excluded {
+                        meter.exclude(started.elapsed());
+                    }
+                    let detail = session.detail.take();
+                    if session.record {
+                        let (result_json, failure) = match &result {
+                            Ok(v) => (to_json(v), None),
+                            Err(e) => (Value::Null, Some(e.clone())),
+                        };
+                        session.push(
+                            line,
+                            EventKind::Call {
+                                function: f.name.to_owned(),
+                                args: args.iter().map(to_json).collect(),
+                                result: result_json,
+                                failure,
+                                detail,
+                            },
+                        );
+                    }
+                    drop(session);
+                    result.map_err(|e| {
+                        Box::new(EvalAltResult::ErrorRuntime(
+                            failure_value(f.name, &e),
+                            ctx.call_position().max(Position::START),
+                        ))
+                    })
+                },
+            );
+        }
     }
 }
 
@@ -464,22 +563,115 @@ fn h_home(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
     s.world.home()?;
     ok()
 }
+/// The options map a call passed after its `n` parameters (empty if none), checked
+/// against the function's keys.
+fn options(f: &str, a: &[Dynamic], n: usize) -> Result<Map, Failure> {
+    let Some(d) = a.get(n) else {
+        return Ok(Map::new());
+    };
+    let allowed = get(f).map_or(NONE, |f| f.options);
+    let Some(m) = d.read_lock::<Map>().map(|m| m.clone()) else {
+        return Err(Failure::new(
+            FailureKind::InvalidArgument,
+            format!(
+                "{f}: the options must be a map such as #{{{}: ...}}, got {}",
+                allowed.first().map_or("", |o| o.name),
+                d.type_name()
+            ),
+        ));
+    };
+    for key in m.keys() {
+        if !allowed.iter().any(|o| o.name == key.as_str()) {
+            let names: Vec<&str> = allowed.iter().map(|o| o.name).collect();
+            return Err(Failure::new(
+                FailureKind::InvalidArgument,
+                format!(
+                    "{f}: unknown option `{key}`; options are {}",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(m)
+}
+fn yaw_option(f: &str, m: &Map) -> Result<Option<f64>, Failure> {
+    m.get("yaw_deg")
+        .map(|v| number(f, "yaw_deg", v).map(f64::to_radians))
+        .transpose()
+}
 fn h_pick(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
     let name = string("pick", "name", &a[0])?;
-    s.world.pick(&name)?;
+    let opts = options("pick", a, 1)?;
+    let side = match opts.get("side") {
+        None => None,
+        Some(v) => {
+            let text = string("pick", "side", v)?;
+            Some(Side::parse(&text).ok_or_else(|| {
+                let names: Vec<&str> = Side::ALL.iter().map(|(n, _)| *n).collect();
+                Failure::new(
+                    FailureKind::InvalidArgument,
+                    format!(
+                        "pick: unknown side `{text}`; use one of {}",
+                        names.join(", ")
+                    ),
+                )
+            })?)
+        }
+    };
+    let request = GraspRequest {
+        yaw_rad: yaw_option("pick", &opts)?,
+        side,
+    };
+    let grasp = s.world.pick_with(&name, &request)?;
+    s.detail = Some(serde_json::json!({
+        "grasp": grasp.label,
+        "yaw_deg": (grasp.yaw_rad.to_degrees() * 10.0).round() / 10.0,
+    }));
     ok()
 }
 fn h_place_on(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
     let name = string("place_on", "name", &a[0])?;
     let target = string("place_on", "target", &a[1])?;
-    s.world.place_on(&name, &target)?;
+    let yaw = yaw_option("place_on", &options("place_on", a, 2)?)?;
+    s.world.place_on_with(&name, &target, yaw)?;
     ok()
 }
 fn h_place_at(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
     let name = string("place_at", "name", &a[0])?;
     let pos = point("place_at", "pos", &a[1])?;
-    s.world.place_at(&name, pos)?;
+    let yaw = yaw_option("place_at", &options("place_at", a, 2)?)?;
+    s.world.place_at_with(&name, pos, yaw)?;
     ok()
+}
+fn h_reachable(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let p = point("reachable", "pos", &a[0])?;
+    Ok(s.world.reachable(p).into())
+}
+fn h_reachable_region(s: &mut Session, _: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let r = s.world.reachable_region();
+    let mut m = Map::new();
+    m.insert(
+        "base".into(),
+        array3([r.reach.base_xy_m[0], r.reach.base_xy_m[1], 0.0]),
+    );
+    m.insert(
+        "min_radius".into(),
+        Dynamic::from_float(r.reach.min_radius_m),
+    );
+    m.insert(
+        "max_radius".into(),
+        Dynamic::from_float(r.reach.max_radius_m),
+    );
+    let pair = |v: [f64; 2]| {
+        Dynamic::from_array(vec![Dynamic::from_float(v[0]), Dynamic::from_float(v[1])])
+    };
+    m.insert("x".into(), pair(r.x_m));
+    m.insert("y".into(), pair(r.y_m));
+    Ok(Dynamic::from_map(m))
+}
+fn h_table_point(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
+    let place = string("table_point", "place", &a[0])?;
+    Ok(array3(s.world.table_point(&place)?.coords.into()))
 }
 fn text(f: &str, a: &[Dynamic]) -> Result<String, Failure> {
     let t = string(f, "text", &a[0])?;

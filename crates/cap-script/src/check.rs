@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::scene::Scene;
-use rhai::{ASTNode, Engine, Expr, Stmt, AST};
+use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
 use crate::api::{self, ParamType};
 
@@ -189,15 +189,55 @@ pub fn check_ast(ast: &AST, scene: &Scene, queries_only: bool) -> Vec<StaticErro
                 errors.push(err(pos, FailureKind::UnknownFunction, format!("`{name}` cannot be used in a success predicate (queries only)"), None));
                 return true;
             }
-            if method || argc != f.params.len() {
-                let params: Vec<&str> = f.params.iter().map(|p| p.name).collect();
+            if method || !f.arities().contains(&argc) {
+                let takes = if f.options.is_empty() {
+                    f.params.len().to_string()
+                } else {
+                    format!("{} or {} (with options)", f.params.len(), f.params.len() + 1)
+                };
                 errors.push(err(
                     pos,
                     FailureKind::WrongArity,
-                    format!("{name}({}) takes {} argument(s), got {argc}", params.join(", "), f.params.len()),
+                    format!("{} takes {takes} argument(s), got {argc}", f.signature()),
                     None,
                 ));
                 return true;
+            }
+            // Anything but a map where the options go is a call with one argument too many.
+            let literal_not_map = match call.args.get(f.params.len()) {
+                Some(Expr::StringConstant(..) | Expr::IntegerConstant(..) | Expr::FloatConstant(..) | Expr::BoolConstant(..) | Expr::Array(..) | Expr::InterpolatedString(..)) => true,
+                Some(Expr::DynamicConstant(d, _)) => !d.is_map(),
+                _ => false,
+            };
+            if literal_not_map {
+                errors.push(err(
+                    pos,
+                    FailureKind::WrongArity,
+                    format!("{} takes {} argument(s) and then only an options map #{{...}}, got {argc} arguments", f.signature(), f.params.len()),
+                    None,
+                ));
+                return true;
+            }
+            // A map literal of options (or the constant the optimiser folded it into).
+            let keys: Option<(Vec<String>, Position)> = match call.args.get(f.params.len()) {
+                Some(Expr::Map(m, mpos)) => Some((m.0.iter().map(|(k, _)| k.name.to_string()).collect(), *mpos)),
+                Some(Expr::DynamicConstant(d, mpos)) => d
+                    .read_lock::<rhai::Map>()
+                    .map(|m| (m.keys().map(ToString::to_string).collect(), *mpos)),
+                _ => None,
+            };
+            if let Some((keys, mpos)) = keys {
+                for key in keys {
+                    if !f.options.iter().any(|o| o.name == key) {
+                        let names: Vec<&str> = f.options.iter().map(|o| o.name).collect();
+                        errors.push(err(
+                            mpos,
+                            FailureKind::InvalidArgument,
+                            format!("{name}: unknown option `{key}`; options are {}", names.join(", ")),
+                            None,
+                        ));
+                    }
+                }
             }
             for (arg, param) in call.args.iter().zip(f.params.iter()) {
                 let Expr::StringConstant(s, apos) = arg else { continue };

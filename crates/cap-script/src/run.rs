@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::api::{self, lock, Category, Session, SharedSession};
 use crate::check::{check_ast, check_program, StaticError};
 use crate::monitor::SharedMonitor;
-use crate::sandbox::{self, Limits, WALL_CLOCK_TOKEN};
+use crate::sandbox::{self, Limits, COMPUTE_TOKEN, OPERATIONS_TOKEN, WALL_CLOCK_TOKEN};
 
 /// Native stack for the interpreter thread: deep (but bounded) recursion must hit the
 /// call-depth limit, never the thread's stack.
@@ -95,8 +95,13 @@ pub struct Episode {
     pub static_errors: Vec<StaticError>,
     /// Why the program stopped early, with its source line.
     pub abort: Option<(Failure, Option<u32>)>,
-    /// Whether the task's success predicate held (None without a task or if nothing ran).
+    /// Whether the episode succeeded: the program ran to its end without an uncaught
+    /// failure and the task's success predicate then held (None without a task or if
+    /// nothing ran).
     pub success: Option<bool>,
+    /// Whether the success predicate held on the settled world, aborted or not (None
+    /// without a task or if nothing ran).
+    pub predicate: Option<bool>,
     /// Why the task failed, when the program ran to the end but the predicate is false.
     pub outcome: Option<Failure>,
     /// The world at the end.
@@ -148,8 +153,8 @@ pub fn run_episode(
     fresh.checkpoint_on_subgoal = opts.checkpoint_on_subgoal;
     fresh.episode.clone_from(&opts.episode_id);
     let session: SharedSession = Arc::new(Mutex::new(fresh));
-    let mut engine = sandbox::engine(&opts.limits);
-    api::register(&mut engine, &session, |_| true);
+    let (mut engine, meter) = sandbox::metered_engine(&opts.limits);
+    api::register(&mut engine, &session, &meter, |_| true);
     {
         let s = Arc::clone(&session);
         engine.on_print(move |text| {
@@ -162,6 +167,7 @@ pub fn run_episode(
                     args: vec![Value::String(text)],
                     result: Value::Null,
                     failure: None,
+                    detail: None,
                 },
             );
         });
@@ -222,7 +228,7 @@ pub fn run_episode(
         session.check_subgoal();
     }
 
-    let (success, outcome) = match (task, ran) {
+    let (predicate, outcome) = match (task, ran) {
         (Some(t), true) => {
             let (world, verdict) = eval_predicate(session.world, &t.success, &opts.limits);
             session.world = world;
@@ -234,6 +240,9 @@ pub fn run_episode(
         }
         _ => (None, None),
     };
+    // A program that stopped on an uncaught failure did not do its task, whatever the
+    // predicate says of the world it left: the episode failed, for the abort.
+    let success = predicate.map(|held| held && abort.is_none());
     let mut objects: Vec<(String, [f64; 3])> = session
         .world
         .object_states()
@@ -241,10 +250,9 @@ pub fn run_episode(
         .map(|o| (o.name.clone(), o.position().coords.into()))
         .collect();
     objects.sort_by(|a, b| a.0.cmp(&b.0));
-    let end_failure = if abort.is_some() {
-        None
-    } else {
-        outcome.clone()
+    let end_failure = match &abort {
+        Some((f, _)) => Some(f.clone()),
+        None => outcome.clone(),
     };
     session.push(
         None,
@@ -264,6 +272,7 @@ pub fn run_episode(
         static_errors,
         abort,
         success,
+        predicate,
         outcome,
         world: session.world,
     }
@@ -346,6 +355,24 @@ pub fn failure_of(e: &EvalAltResult, limits: &Limits) -> (Failure, Option<u32>) 
                 ),
             )
         }
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == COMPUTE_TOKEN => {
+            Failure::new(
+                FailureKind::SandboxLimit,
+                format!(
+                    "compute time limit ({:.1} s) reached: the program computed that long without moving; an endless loop?",
+                    limits.max_compute.as_secs_f64()
+                ),
+            )
+        }
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == OPERATIONS_TOKEN => {
+            Failure::new(
+                FailureKind::SandboxLimit,
+                format!(
+                    "operation limit ({}, each API call counting {}) reached: an endless or very long loop?",
+                    limits.max_operations, limits.host_call_ops
+                ),
+            )
+        }
         EvalAltResult::ErrorTooManyVariables(_) | EvalAltResult::ErrorTooManyModules(_) => {
             Failure::new(FailureKind::SandboxLimit, format!("sandbox limit: {e}"))
         }
@@ -358,8 +385,10 @@ pub fn failure_of(e: &EvalAltResult, limits: &Limits) -> (Failure, Option<u32>) 
 /// handed back unchanged.
 pub fn eval_predicate(world: World, expr: &str, limits: &Limits) -> (World, Result<bool, Failure>) {
     let session: SharedSession = Arc::new(Mutex::new(Session::new(world, false)));
-    let mut engine = sandbox::engine(limits);
-    api::register(&mut engine, &session, |f| f.category == Category::Query);
+    let (mut engine, meter) = sandbox::metered_engine(limits);
+    api::register(&mut engine, &session, &meter, |f| {
+        f.category == Category::Query
+    });
     let scene = lock(&session).world.scene().clone();
     let verdict = (|| {
         let ast = engine.compile(expr).map_err(|e| {

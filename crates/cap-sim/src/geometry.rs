@@ -11,6 +11,11 @@ use rapier3d::prelude::SharedShape;
 
 /// Wall/rim thickness of bowls and plates, metres.
 pub const WALL_M: f64 = 0.006;
+/// The hand's extent along the fingers' closing axis: everything within this width
+/// around a grasp must be clear while the hand comes down.
+pub const HAND_ACROSS_FINGERS_M: f64 = 0.2;
+/// The hand's extent across the closing axis.
+pub const HAND_ALONG_FINGERS_M: f64 = 0.05;
 /// Wall segments in a bowl's or plate's ring.
 const RING_SEGMENTS: usize = 16;
 /// Half thickness of a finger pad along the closing axis.
@@ -69,8 +74,8 @@ pub fn object_shape(spec: &ObjectSpec) -> SharedShape {
             for i in 0..RING_SEGMENTS {
                 let a = TAU * i as f32 / RING_SEGMENTS as f32;
                 let c = Vec3::new(
-                    (r - wall / 2.0) * a.cos(),
-                    (r - wall / 2.0) * a.sin(),
+                    (r - wall / 2.0) * cap_core::math::cos_f32(a),
+                    (r - wall / 2.0) * cap_core::math::sin_f32(a),
                     base / 2.0,
                 );
                 parts.push((
@@ -128,7 +133,11 @@ pub fn arm_parts() -> Vec<ArmPart> {
     ];
     let mut parts = Vec::new();
     for (i, &(a, d, alpha, radius)) in NEXT.iter().enumerate() {
-        let end = Vector3::new(a, -d * alpha.sin(), d * alpha.cos());
+        let end = Vector3::new(
+            a,
+            -d * cap_core::math::sin(alpha),
+            d * cap_core::math::cos(alpha),
+        );
         let shape = if end.norm() < 1e-9 {
             SharedShape::ball(radius as f32)
         } else {
@@ -149,7 +158,11 @@ pub fn arm_parts() -> Vec<ArmPart> {
         name: "hand",
         frame: PartFrame::Hand,
         local: Isometry3::translation(0.0, 0.0, 0.03),
-        shape: SharedShape::cuboid(0.025, 0.1, 0.03),
+        shape: SharedShape::cuboid(
+            (HAND_ALONG_FINGERS_M / 2.0) as f32,
+            (HAND_ACROSS_FINGERS_M / 2.0) as f32,
+            0.03,
+        ),
     });
     let finger = SharedShape::cuboid(
         FINGER_HALF_WIDTH_M as f32,

@@ -17,9 +17,11 @@
 
 pub mod convert;
 pub mod geometry;
+pub mod grasp;
 pub mod plan;
 pub mod primitives;
 pub mod query;
+pub mod reach;
 pub mod render;
 pub mod visual;
 pub mod world;
@@ -31,8 +33,10 @@ pub use rapier3d;
 /// The names most users of `cap-sim` need.
 pub mod prelude {
 
+    pub use crate::grasp::{Grasp, GraspRequest, Side};
     pub use crate::primitives::Primitives;
     pub use crate::query::{ObjectState, Which};
+    pub use crate::reach::{Reach, Region};
     pub use crate::render::{Frame, FramePaths};
     pub use crate::world::{World, WorldError, DT_S};
 }

@@ -24,6 +24,8 @@ const CART_STEP_RAD: f64 = 0.05;
 /// A joint moving more than this between neighbouring Cartesian waypoints means the
 /// IK jumped branches (a singularity or a limit lies on the line).
 const MAX_WAYPOINT_JUMP_RAD: f64 = 0.3;
+/// How many times a waypoint step is halved when its local solve stalls.
+const LINE_SUBDIVISIONS: u32 = 3;
 /// Tool speed of Cartesian moves at `speed = 1`, m/s.
 const MAX_TOOL_SPEED_M_S: f64 = 0.6;
 /// Shortest motion, seconds.
@@ -89,7 +91,19 @@ impl World {
         for k in 1..=n {
             let t = k as f64 / n as f64;
             let pose = start.lerp_slerp(target, t);
-            let next = self.solve_ik(&pose, &q)?;
+            let prev = start.lerp_slerp(target, (k - 1) as f64 / n as f64);
+            let Some(next) = self.follow_line(&prev, &pose, &q, LINE_SUBDIVISIONS) else {
+                // Off the seed's branch: either the line leaves the reach (say where), or
+                // the arm would have to change branch (elbow or wrist) to go on.
+                self.solve_ik(&pose, &q)?;
+                return Err(Failure::new(
+                    FailureKind::Unreachable,
+                    format!(
+                        "no straight-line path: the arm would have to flip (change its elbow or wrist configuration) at {:.0}% of the way",
+                        t * 100.0
+                    ),
+                ));
+            };
             let jump = (0..DOF).map(|i| (next[i] - q[i]).abs()).fold(0.0, f64::max);
             if jump > MAX_WAYPOINT_JUMP_RAD {
                 return Err(Failure::new(
@@ -114,6 +128,27 @@ impl World {
             }
         }
         Ok(sample_polyline(&waypoints, duration))
+    }
+
+    /// The joints at `to` on the branch of `q` (the joints at `from`): a local solve
+    /// from `q`, and where that stalls, halfway first (down to `depth` halvings). No
+    /// restarts: a restart would land on another branch and show up as a flip.
+    fn follow_line(
+        &self,
+        from: &Isometry3<f64>,
+        to: &Isometry3<f64>,
+        q: &Joints,
+        depth: u32,
+    ) -> Option<Joints> {
+        if let Ok(sol) = self.kinematics.ik_local(to, q, &IkOptions::default()) {
+            return Some(sol.q);
+        }
+        if depth == 0 {
+            return None;
+        }
+        let mid = from.lerp_slerp(to, 0.5);
+        let q_mid = self.follow_line(from, &mid, q, depth - 1)?;
+        self.follow_line(&mid, to, &q_mid, depth - 1)
     }
 
     /// Check that following `traj` keeps the arm (and whatever it holds) clear of the
@@ -206,7 +241,7 @@ fn sample_polyline(waypoints: &[Joints], duration: f64) -> JointTrajectory {
     let mut points = Vec::with_capacity(steps);
     for k in 1..=steps {
         let t = k as f64 / steps as f64;
-        let s = 0.5 * (1.0 - (std::f64::consts::PI * t).cos());
+        let s = 0.5 * (1.0 - cap_core::math::cos(std::f64::consts::PI * t));
         let x = s * segs;
         let i = (x.floor() as usize).min(waypoints.len().saturating_sub(2));
         let f = x - i as f64;

@@ -5,12 +5,13 @@
 use std::f64::consts::{FRAC_PI_2, PI};
 
 use cap_core::failure::{Failure, FailureKind};
-use cap_core::kinematics::{top_down, HOME};
+use cap_core::kinematics::{Joints, HOME};
+use cap_core::math;
 use cap_core::nalgebra::{Isometry3, Point3, Translation3, Vector3};
 use cap_core::robot::{JointTrajectory, RobotBackend, GRIPPER_MAX_WIDTH_M};
 use cap_core::scene::ObjectKind;
 
-use crate::geometry::{FINGERTIP_BEYOND_TCP_M, WALL_M};
+use crate::grasp::{wrap, Grasp, GraspRequest};
 use crate::plan::Allowed;
 use crate::world::World;
 
@@ -18,8 +19,6 @@ use crate::world::World;
 pub const APPROACH_M: f64 = 0.12;
 /// Gap left under an object when it is set down.
 const PLACE_CLEARANCE_M: f64 = 0.006;
-/// Widest object the gripper can close around.
-const MAX_GRASP_WIDTH_M: f64 = GRIPPER_MAX_WIDTH_M - 0.004;
 
 /// The motion and gripper primitives, as methods on a world.
 pub trait Primitives {
@@ -33,12 +32,38 @@ pub trait Primitives {
     fn close_gripper(&mut self) -> Result<Option<String>, Failure>;
     /// Go to the ready configuration.
     fn home(&mut self) -> Result<(), Failure>;
-    /// Grasp the named object from above and lift it.
-    fn pick(&mut self, name: &str) -> Result<(), Failure>;
+    /// Grasp the named object from above and lift it, choosing the grasp.
+    fn pick(&mut self, name: &str) -> Result<(), Failure> {
+        self.pick_with(name, &GraspRequest::default()).map(|_| ())
+    }
+    /// Grasp the named object from above with the first clear grasp that fits
+    /// `request` (in the order of [`World::grasp_candidates`]) and lift it; the grasp
+    /// used.
+    fn pick_with(&mut self, name: &str, request: &GraspRequest) -> Result<Grasp, Failure>;
     /// Put the held object `name` on (or in) `target`.
-    fn place_on(&mut self, name: &str, target: &str) -> Result<(), Failure>;
+    fn place_on(&mut self, name: &str, target: &str) -> Result<(), Failure> {
+        self.place_on_with(name, target, None)
+    }
+    /// Put the held object `name` on (or in) `target`, turned to `yaw_rad` about world z
+    /// if given.
+    fn place_on_with(
+        &mut self,
+        name: &str,
+        target: &str,
+        yaw_rad: Option<f64>,
+    ) -> Result<(), Failure>;
     /// Put the held object `name` down with its bottom centre at `pos`.
-    fn place_at(&mut self, name: &str, pos: Point3<f64>) -> Result<(), Failure>;
+    fn place_at(&mut self, name: &str, pos: Point3<f64>) -> Result<(), Failure> {
+        self.place_at_with(name, pos, None)
+    }
+    /// Put the held object `name` down with its bottom centre at `pos`, turned to
+    /// `yaw_rad` about world z if given.
+    fn place_at_with(
+        &mut self,
+        name: &str,
+        pos: Point3<f64>,
+        yaw_rad: Option<f64>,
+    ) -> Result<(), Failure>;
 }
 
 fn finite(what: &str, v: &[f64]) -> Result<(), Failure> {
@@ -52,15 +77,6 @@ fn finite(what: &str, v: &[f64]) -> Result<(), Failure> {
     }
 }
 
-/// Wrap an angle to (−π, π].
-fn wrap(a: f64) -> f64 {
-    let mut a = (a + PI).rem_euclid(2.0 * PI) - PI;
-    if a <= -PI {
-        a += 2.0 * PI;
-    }
-    a
-}
-
 impl World {
     /// Plan (straight line first, joint space if that is impossible), check, gate and
     /// run a move of the tool to `target`.
@@ -71,19 +87,35 @@ impl World {
         straight_only: bool,
     ) -> Result<(), Failure> {
         let q0 = self.joint_positions();
-        let traj = match self.plan_cartesian(&q0, target) {
-            Ok(t) => t,
-            Err(e) if straight_only || e.kind != FailureKind::Unreachable => return Err(e),
-            Err(_) => {
-                let q1 = self.solve_ik(target, &q0)?;
-                self.plan_joint(&q0, &q1)
-            }
-        };
+        let traj = self.plan_move(&q0, target, straight_only)?;
         self.run(traj, allowed)
+    }
+
+    /// A straight line from `q0` to `target`, or (unless `straight_only`) a joint-space
+    /// move where no straight line exists.
+    fn plan_move(
+        &self,
+        q0: &Joints,
+        target: &Isometry3<f64>,
+        straight_only: bool,
+    ) -> Result<JointTrajectory, Failure> {
+        match self.plan_cartesian(q0, target) {
+            Ok(t) => Ok(t),
+            Err(e) if straight_only || e.kind != FailureKind::Unreachable => Err(e),
+            Err(_) => {
+                let q1 = self.solve_ik(target, q0)?;
+                Ok(self.plan_joint(q0, &q1))
+            }
+        }
     }
 
     fn run(&mut self, traj: JointTrajectory, allowed: &Allowed) -> Result<(), Failure> {
         self.check_path(&traj, allowed)?;
+        self.run_checked(traj)
+    }
+
+    /// Gate and execute a trajectory whose path was already checked.
+    fn run_checked(&mut self, traj: JointTrajectory) -> Result<(), Failure> {
         let q0 = self.joint_positions();
         let gated = self.gate.admit(&q0, traj).map_err(Failure::from)?;
         let report = self
@@ -104,72 +136,6 @@ impl World {
             return Err(f);
         }
         Ok(report.holding)
-    }
-
-    /// Choose a grasp for object `name`: the TCP pose and the object's extent across
-    /// the fingers.
-    fn grasp_for(&self, name: &str) -> Result<(Isometry3<f64>, f64), Failure> {
-        let o = self.object(name)?;
-        let c = o.position();
-        let top = o.aabb_max.z;
-        let bottom = o.aabb_min.z;
-        let low = bottom + FINGERTIP_BEYOND_TCP_M + 0.004;
-        let (xy, yaw, across) = match o.kind {
-            ObjectKind::Box => {
-                // Close across the narrower face; of the two yaws that do so, take the
-                // one nearest to the gripper's natural yaw (0) so the wrist turns least.
-                let obj_yaw = o.yaw_rad();
-                let (across, base) = if o.size_m.y <= o.size_m.x {
-                    (o.size_m.y, obj_yaw)
-                } else {
-                    (o.size_m.x, obj_yaw + FRAC_PI_2)
-                };
-                let yaw = [wrap(base), wrap(base + PI)]
-                    .into_iter()
-                    .fold(f64::NAN, |best, y| {
-                        if best.is_nan() || y.abs() < best.abs() {
-                            y
-                        } else {
-                            best
-                        }
-                    });
-                (c.xy(), yaw, across)
-            }
-            ObjectKind::Cylinder | ObjectKind::Sphere => (c.xy(), 0.0, o.size_m.x),
-            ObjectKind::Bowl | ObjectKind::Plate => {
-                // Too wide to close around: straddle the wall on the side facing the robot.
-                let base = self.kinematics.world_from_base.translation.vector.xy();
-                let to_base = base - c.xy().coords;
-                let dir = if to_base.norm() > 1e-6 {
-                    to_base.normalize()
-                } else {
-                    Vector3::x().xy()
-                };
-                let r = o.size_m.x / 2.0 - WALL_M / 2.0;
-                let yaw = wrap((-dir.x).atan2(dir.y));
-                let yaw = if yaw.abs() > FRAC_PI_2 {
-                    wrap(yaw + PI)
-                } else {
-                    yaw
-                };
-                (c.xy() + dir * r, yaw, WALL_M)
-            }
-        };
-        if across > MAX_GRASP_WIDTH_M {
-            return Err(Failure::with_object(
-                FailureKind::NoGrasp,
-                format!("{name} is {:.3} m across, wider than the gripper opens ({MAX_GRASP_WIDTH_M:.3} m)", across),
-                name,
-            ));
-        }
-        let z = match o.kind {
-            ObjectKind::Bowl | ObjectKind::Plate => (top - 0.012).max(low),
-            _ => c.z.max(low).min(top - 0.004),
-        };
-        Ok((
-            Isometry3::from_parts(Translation3::new(xy.x, xy.y, z), top_down(yaw)),
-            across,
-        ))
     }
 
     fn approach_height(&self, z: f64) -> f64 {
@@ -210,11 +176,15 @@ impl Primitives for World {
         self.run(traj, &Allowed::default())
     }
 
-    fn pick(&mut self, name: &str) -> Result<(), Failure> {
-        let idx = match self.object_index(name) {
-            Some(i) => i,
-            // `object` builds the unknown-object failure listing the scene's names.
-            None => return self.object(name).map(|_| ()),
+    fn pick_with(&mut self, name: &str, request: &GraspRequest) -> Result<Grasp, Failure> {
+        // `object` builds the unknown-object failure listing the scene's names.
+        self.object(name)?;
+        let Some(idx) = self.object_index(name) else {
+            return Err(Failure::with_object(
+                FailureKind::UnknownObject,
+                format!("no object named `{name}`"),
+                name,
+            ));
         };
         if let Some(held) = self.holding() {
             return Err(Failure::with_object(
@@ -223,14 +193,29 @@ impl Primitives for World {
                 name,
             ));
         }
-        let (grasp, _) = self.grasp_for(name)?;
+        let candidates = self.grasp_candidates(name, request)?;
         if self.gripper_width() < GRIPPER_MAX_WIDTH_M - 1e-6 {
             self.open_gripper()?;
         }
-        let pre = World::above(&grasp, self.approach_height(grasp.translation.z));
-        self.go(&pre, &Allowed::default(), false)?;
         let target_only = Allowed { objects: vec![idx] };
-        self.go(&grasp, &target_only, true)?;
+        // The first grasp whose approach and descent are clear; nothing moves until one is.
+        let mut refused: Vec<(String, Failure)> = Vec::new();
+        let mut chosen = None;
+        for g in candidates {
+            let pre = World::above(&g.tcp, self.approach_height(g.tcp.translation.z));
+            match self.plan_grasp(&pre, &g.tcp, &target_only) {
+                Ok(plans) => {
+                    chosen = Some((g, pre, plans));
+                    break;
+                }
+                Err(f) => refused.push((g.label, f)),
+            }
+        }
+        let Some((grasp, pre, (approach, descent))) = chosen else {
+            return Err(no_clear_grasp(name, refused));
+        };
+        self.run_checked(approach)?;
+        self.run_checked(descent)?;
         let held = self.close_gripper()?;
         let lifted = self.go(&pre, &target_only, true);
         match held {
@@ -243,7 +228,7 @@ impl Primitives for World {
                 ))
             }
             None => {
-                let p = grasp.translation.vector;
+                let p = grasp.tcp.translation.vector;
                 return Err(Failure::with_object(
                     FailureKind::NoGrasp,
                     format!(
@@ -262,10 +247,15 @@ impl Primitives for World {
                 name,
             ));
         }
-        Ok(())
+        Ok(grasp)
     }
 
-    fn place_on(&mut self, name: &str, target: &str) -> Result<(), Failure> {
+    fn place_on_with(
+        &mut self,
+        name: &str,
+        target: &str,
+        yaw_rad: Option<f64>,
+    ) -> Result<(), Failure> {
         let t = self.object(target)?;
         self.object(name)?;
         if name == target {
@@ -285,18 +275,47 @@ impl Primitives for World {
             name,
             Point3::new(p.x, p.y, support),
             Allowed { objects: tidx },
+            yaw_rad,
         )
     }
 
-    fn place_at(&mut self, name: &str, pos: Point3<f64>) -> Result<(), Failure> {
+    fn place_at_with(
+        &mut self,
+        name: &str,
+        pos: Point3<f64>,
+        yaw_rad: Option<f64>,
+    ) -> Result<(), Failure> {
         finite("place_at position", pos.coords.as_slice())?;
         self.object(name)?;
-        self.place(name, pos, Allowed::default())
+        self.place(name, pos, Allowed::default(), yaw_rad)
     }
 }
 
 impl World {
-    fn place(&mut self, name: &str, pos: Point3<f64>, allowed: Allowed) -> Result<(), Failure> {
+    /// Plan the approach to `pre` (from where the arm is) and the straight descent to
+    /// `grasp`, both checked for collisions, without moving anything.
+    fn plan_grasp(
+        &self,
+        pre: &Isometry3<f64>,
+        grasp: &Isometry3<f64>,
+        allowed: &Allowed,
+    ) -> Result<(JointTrajectory, JointTrajectory), Failure> {
+        let q0 = self.joint_positions();
+        let approach = self.plan_move(&q0, pre, false)?;
+        self.check_path(&approach, &Allowed::default())?;
+        let q_pre = approach.points.last().copied().unwrap_or(q0);
+        let descent = self.plan_cartesian(&q_pre, grasp)?;
+        self.check_path(&descent, allowed)?;
+        Ok((approach, descent))
+    }
+
+    fn place(
+        &mut self,
+        name: &str,
+        pos: Point3<f64>,
+        allowed: Allowed,
+        yaw_rad: Option<f64>,
+    ) -> Result<(), Failure> {
         let holding = self.holding();
         if holding.as_deref() != Some(name) {
             let what = holding.map_or("nothing".to_owned(), |h| h.to_string());
@@ -309,15 +328,35 @@ impl World {
         let o = self.object(name)?;
         let tcp = self.tcp();
         // Offsets from the tool to the object's centre (xy) and bottom (z).
-        let dxy = o.position().xy() - tcp.translation.vector.xy();
+        let dxy = o.position().xy().coords - tcp.translation.vector.xy();
         let dz_bottom = o.aabb_min.z - tcp.translation.z;
+        // A final yaw turns the tool about its (vertical) axis, and the object's offset
+        // from the tool with it. A box looks the same turned half a turn, so it turns
+        // at most a quarter turn either way.
+        let (rotation, dxy) = match yaw_rad {
+            None => (tcp.rotation, dxy),
+            Some(want) => {
+                finite("yaw", &[want])?;
+                let mut turn = wrap(want - o.yaw_rad());
+                if o.kind == ObjectKind::Box {
+                    if turn > FRAC_PI_2 {
+                        turn -= PI;
+                    } else if turn <= -FRAC_PI_2 {
+                        turn += PI;
+                    }
+                }
+                let r = math::rot_z(turn);
+                let d = r * Vector3::new(dxy.x, dxy.y, 0.0);
+                (r * tcp.rotation, d.xy())
+            }
+        };
         let goal = Isometry3::from_parts(
             Translation3::new(
                 pos.x - dxy.x,
                 pos.y - dxy.y,
                 pos.z + PLACE_CLEARANCE_M - dz_bottom,
             ),
-            tcp.rotation,
+            rotation,
         );
         let pre = World::above(
             &goal,
@@ -333,5 +372,27 @@ impl World {
         }
         let retreat = World::above(&goal, pre.translation.z);
         self.go(&retreat, &Allowed { objects: after }, true)
+    }
+}
+
+/// The failure of a pick none of whose grasps is clear: the first grasp's failure (its
+/// kind and object), with what stopped each grasp tried.
+fn no_clear_grasp(name: &str, refused: Vec<(String, Failure)>) -> Failure {
+    let mut it = refused.into_iter();
+    let Some((label, first)) = it.next() else {
+        return Failure::with_object(FailureKind::NoGrasp, format!("no grasp of {name}"), name);
+    };
+    let rest: Vec<(String, Failure)> = it.collect();
+    if rest.is_empty() {
+        return first;
+    }
+    let mut message = format!("no clear grasp of {name}: {label}: {}", first.message);
+    for (l, f) in &rest {
+        message.push_str(&format!("; {l}: {}", f.message));
+    }
+    Failure {
+        kind: first.kind,
+        message,
+        object: first.object,
     }
 }

@@ -43,11 +43,11 @@ impl ObjectState {
     /// Yaw about world z, radians.
     pub fn yaw_rad(&self) -> f64 {
         let x = self.pose.rotation * Vector3::x();
-        x.y.atan2(x.x)
+        cap_core::math::atan2(x.y, x.x)
     }
     /// True when the object's z axis is within 30° of vertical.
     pub fn upright(&self) -> bool {
-        (self.pose.rotation * Vector3::z()).z > 30f64.to_radians().cos()
+        (self.pose.rotation * Vector3::z()).z > cap_core::math::cos(30f64.to_radians())
     }
 }
 

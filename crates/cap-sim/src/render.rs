@@ -288,7 +288,8 @@ impl Projection {
         // Scene validation keeps the axis off vertical, so `right` is well defined.
         let right = forward.cross(Vec3::Z).normalize();
         let up = right.cross(forward);
-        let focal_px = cam.height as f32 / 2.0 / (cam.fov_deg.to_radians() as f32 / 2.0).tan();
+        let focal_px =
+            cam.height as f32 / 2.0 / cap_core::math::tan(cam.fov_deg.to_radians() / 2.0) as f32;
         Self {
             eye,
             right,

@@ -178,11 +178,11 @@ impl Inspector for RemoteInspector {
     }
 
     fn inspect(&self, obs: &Observation<'_>, statement: &str) -> Verdict {
-        let verdict = |answer, confidence, detail: String| Verdict {
+        let verdict = |answer, confidence: f64, detail: String| Verdict {
             inspector: "remote".into(),
             model: self.model(),
             answer,
-            confidence,
+            confidence: cap_core::trace::quantise_confidence(confidence),
             detail: Some(detail),
         };
         let rendered;

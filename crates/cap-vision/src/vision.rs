@@ -281,7 +281,9 @@ impl VisionInspector {
         match self.probability(rgb, width, height, &q) {
             Err(e) => verdict(Answer::CannotTell, 0.0, format!("{}: {e}", st.canonical())),
             Ok(p) => {
-                let p = f64::from(p);
+                // Quantised before anything is decided, so the answer, the threshold test
+                // and the trace agree on every machine (cap_core::trace::CONFIDENCE_STEP).
+                let p = cap_core::trace::quantise_confidence(f64::from(p));
                 let (answer, conf) = if p >= 0.5 {
                     (Answer::Holds, p)
                 } else {

@@ -582,6 +582,7 @@ fn describe(ev: &TraceEvent) -> String {
             args,
             result,
             failure,
+            ..
         } => {
             let args: Vec<String> = args.iter().map(ToString::to_string).collect();
             match failure {

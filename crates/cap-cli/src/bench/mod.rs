@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use cap_core::kinematics::{top_down, IkOptions, HOME};
-use cap_core::nalgebra::{Isometry3, Translation3};
 use cap_core::scene::{Scene, TaskSpec};
 use cap_script::run::{run_episode, EpisodeOptions};
 use cap_sim::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
+
+mod ik;
 
 const PICK_PLACE: &str = r#"
 pick("red_block");
@@ -134,31 +134,9 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
         batch.push(20.0 / batch20(&scene, task.as_ref(), cores, &EpisodeOptions::default()));
     }
 
-    // IK: top-down targets over the tabletop workspace, from the ready pose.
+    // IK: the tabletop targets, and poses reachable by construction.
     let w = World::new(Arc::clone(&scene), 0)?;
-    let k = *w.kinematics();
-    let mut targets = Vec::new();
-    for i in 0..50 {
-        let f = i as f64 / 50.0;
-        let x = 0.3 + 0.4 * ((f * 7.3).fract());
-        let y = -0.3 + 0.6 * ((f * 3.7).fract());
-        let z = 0.02 + 0.3 * ((f * 5.1).fract());
-        targets.push(Isometry3::from_parts(
-            Translation3::new(x, y, z),
-            top_down((f - 0.5) * 1.5),
-        ));
-    }
-    let mut ik = Vec::new();
-    let mut failures = 0;
-    for _ in 0..reps {
-        let t = Instant::now();
-        for target in &targets {
-            if k.ik(target, &HOME, &IkOptions::default()).is_err() {
-                failures += 1;
-            }
-        }
-        ik.push(t.elapsed().as_secs_f64() * 1e6 / targets.len() as f64);
-    }
+    let ik_figures = ik::measure(w.kinematics(), reps);
 
     // Rendering: RGB + depth + segmentation of the scene's first camera, arm mid-motion.
     let mut w = World::new(Arc::clone(&scene), 0).context("building world")?;
@@ -288,8 +266,7 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
     exec_commands(scene_path, task.is_some(), reps)?;
     let (a, b, c) = stats(batch);
     println!("episodes/s, batch of 20, {cores} cores  min {a:>9.1}  median {b:>9.1}  max {c:>9.1}");
-    let (a, b, c) = stats(ik);
-    println!("IK (µs/solve)                   min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   ({failures} unsolved of {})", targets.len() * reps);
+    ik_figures.print();
     let (a, b, c) = stats(render);
     println!(
         "render {}x{} RGB+depth+seg (ms)  min {a:>9.3}  median {b:>9.3}  max {c:>9.3}   ({} triangles)",

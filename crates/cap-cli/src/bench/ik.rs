@@ -1,0 +1,93 @@
+//! IK figures for `cap bench`: µs per solve on the tabletop's top-down targets, and the
+//! solve rate on poses that in-limit configurations reach (so every one is solvable):
+//! general poses and top-down ones.
+
+use std::time::Instant;
+
+use cap_core::kinematics::{top_down, IkOptions, Panda, TargetSet, HOME};
+use cap_core::nalgebra::{Isometry3, Translation3};
+
+use super::stats;
+
+/// Targets per reachable-by-construction set.
+const SET_SIZE: usize = 1000;
+
+/// One set's figures.
+struct SetFigures {
+    name: &'static str,
+    us_per_solve: Vec<f64>,
+    solved: usize,
+    tried: usize,
+}
+
+/// What [`measure`] found.
+pub struct IkFigures {
+    sets: Vec<SetFigures>,
+}
+
+/// The 50 top-down tabletop targets `cap bench` has always timed.
+fn tabletop_targets() -> Vec<Isometry3<f64>> {
+    (0..50)
+        .map(|i| {
+            let f = i as f64 / 50.0;
+            let x = 0.3 + 0.4 * ((f * 7.3).fract());
+            let y = -0.3 + 0.6 * ((f * 3.7).fract());
+            let z = 0.02 + 0.3 * ((f * 5.1).fract());
+            Isometry3::from_parts(Translation3::new(x, y, z), top_down((f - 0.5) * 1.5))
+        })
+        .collect()
+}
+
+/// Time IK from the ready pose on each set, `reps` rounds.
+pub fn measure(kin: &Panda, reps: usize) -> IkFigures {
+    let sets = [
+        ("tabletop top-down targets", tabletop_targets()),
+        (
+            "reachable poses, general",
+            kin.reachable_targets(TargetSet::General, 7, SET_SIZE),
+        ),
+        (
+            "reachable poses, top-down",
+            kin.reachable_targets(TargetSet::TopDown, 11, SET_SIZE),
+        ),
+    ];
+    let opts = IkOptions::default();
+    let sets = sets
+        .into_iter()
+        .map(|(name, targets)| {
+            let mut fig = SetFigures {
+                name,
+                us_per_solve: Vec::new(),
+                solved: 0,
+                tried: 0,
+            };
+            for _ in 0..reps {
+                let t = Instant::now();
+                for target in &targets {
+                    fig.tried += 1;
+                    if kin.ik(target, &HOME, &opts).is_ok() {
+                        fig.solved += 1;
+                    }
+                }
+                fig.us_per_solve
+                    .push(t.elapsed().as_secs_f64() * 1e6 / targets.len().max(1) as f64);
+            }
+            fig
+        })
+        .collect();
+    IkFigures { sets }
+}
+
+impl IkFigures {
+    /// Print one line per set.
+    pub fn print(self) {
+        for s in self.sets {
+            let (a, b, c) = stats(s.us_per_solve);
+            let rate = 100.0 * s.solved as f64 / s.tried.max(1) as f64;
+            println!(
+                "IK {:<28} (µs/solve)  min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   solved {rate:.2}% ({} of {})",
+                s.name, s.solved, s.tried
+            );
+        }
+    }
+}

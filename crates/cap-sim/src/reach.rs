@@ -1,0 +1,268 @@
+//! Where the arm can reach: whether the tool can point straight down at a point, the
+//! band of radii about the base where it can do so from the table top to 20 cm above
+//! it, and named places on the table ("top left corner", "bottom side") moved to the
+//! nearest point in that band.
+//!
+//! The workspace box of a scene is a safety envelope, not the reach: its corners (and
+//! the table's) are mostly out of reach. Programs ask these queries instead.
+
+use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+use std::sync::OnceLock;
+
+use cap_core::failure::{Failure, FailureKind};
+use cap_core::kinematics::{top_down, IkOptions, Panda, HOME};
+use cap_core::nalgebra::{Isometry3, Point3, Translation3, Vector3};
+
+use crate::world::World;
+
+/// The band of heights (above the base) the reach radii hold for: a grasp of a small
+/// object at the bottom, the approach above a tall one at the top.
+pub const REACH_LOW_Z_M: f64 = 0.02;
+/// Top of the band.
+pub const REACH_HIGH_Z_M: f64 = 0.20;
+/// Named places keep this far inside the reach band, so that an object set down there
+/// can be picked up again.
+const PLACE_MARGIN_M: f64 = 0.03;
+/// ... and this far inside the table's edges.
+const EDGE_MARGIN_M: f64 = 0.05;
+/// Sampling step of the table for named places and the region.
+const GRID_M: f64 = 0.01;
+/// Wrist yaws tried when asking whether a point is reachable at all.
+const YAWS: [f64; 6] = [0.0, FRAC_PI_2, -FRAC_PI_2, FRAC_PI_4, -FRAC_PI_4, PI];
+
+/// The arm's reach with the tool pointing down.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reach {
+    /// Where the base stands, world x and y.
+    pub base_xy_m: [f64; 2],
+    /// Nearer than this (horizontally, from the base axis) the arm folds onto itself.
+    pub min_radius_m: f64,
+    /// Farther than this it cannot reach down.
+    pub max_radius_m: f64,
+}
+
+/// The part of the table top the arm can work on: the reach band within the table and
+/// the workspace box, and its bounding box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    /// The reach band.
+    pub reach: Reach,
+    /// World x range of the reachable part of the table.
+    pub x_m: [f64; 2],
+    /// World y range.
+    pub y_m: [f64; 2],
+}
+
+/// Whether `kin` can put its tool at `p` pointing down at any of the [`YAWS`].
+fn reaches_down(kin: &Panda, p: Point3<f64>) -> bool {
+    YAWS.iter().any(|yaw| {
+        let target = Isometry3::from_parts(Translation3::from(p.coords), top_down(*yaw));
+        kin.ik(&target, &HOME, &IkOptions::default()).is_ok()
+    })
+}
+
+/// The radii (about the base axis) between which the arm reaches down at every height
+/// of the band. Joint 1 turns the whole arm about the base axis, so the reach is the
+/// same in every direction within its ±166°; it is measured along the base's +x by
+/// bisection at four heights, once per process.
+fn radial_reach() -> (f64, f64) {
+    static RADII: OnceLock<(f64, f64)> = OnceLock::new();
+    *RADII.get_or_init(|| {
+        let kin = Panda::new(Isometry3::identity());
+        let at = |r: f64, z: f64| reaches_down(&kin, Point3::new(r, 0.0, z));
+        let mut inner: f64 = 0.0;
+        let mut outer: f64 = f64::INFINITY;
+        for k in 0..4 {
+            let z = REACH_LOW_Z_M + (REACH_HIGH_Z_M - REACH_LOW_Z_M) * k as f64 / 3.0;
+            // 0.5 m out is reached at every height of the band.
+            let (mut lo, mut hi) = (0.5, 1.1);
+            for _ in 0..14 {
+                let mid = 0.5 * (lo + hi);
+                if at(mid, z) {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            outer = outer.min(lo);
+            let (mut lo, mut hi) = (0.0, 0.5);
+            for _ in 0..14 {
+                let mid = 0.5 * (lo + hi);
+                if at(mid, z) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            inner = inner.max(hi);
+        }
+        (inner, outer)
+    })
+}
+
+/// How a named place is said: which way along x (+1 top/far, −1 bottom/near) and y
+/// (+1 left, −1 right), 0 for the middle.
+fn parse_place(name: &str) -> Option<(i8, i8)> {
+    let lower = name.trim().to_ascii_lowercase().replace(['_', '-'], " ");
+    let (mut ux, mut uy, mut middle, mut any) = (0i8, 0i8, false, false);
+    for w in lower.split_whitespace() {
+        match w {
+            "top" | "far" | "back" => ux = 1,
+            "bottom" | "near" | "front" => ux = -1,
+            "left" => uy = 1,
+            "right" => uy = -1,
+            "middle" | "center" | "centre" => middle = true,
+            "the" | "of" | "table" | "corner" | "side" | "edge" => continue,
+            _ => return None,
+        }
+        any = true;
+    }
+    if !any || (middle && (ux != 0 || uy != 0)) {
+        return None;
+    }
+    Some((ux, uy))
+}
+
+/// The names [`World::table_point`] understands, for messages and the API reference.
+pub const PLACE_NAMES: &str = "\"middle\", \"top left corner\", \"top right corner\", \"bottom left corner\", \"bottom right corner\", \"top side\", \"bottom side\", \"left side\", \"right side\"";
+
+impl World {
+    /// The arm's reach with the tool pointing down.
+    pub fn reach(&self) -> Reach {
+        let (min_radius_m, max_radius_m) = radial_reach();
+        let b = self.kinematics.world_from_base.translation.vector;
+        Reach {
+            base_xy_m: [b.x, b.y],
+            min_radius_m,
+            max_radius_m,
+        }
+    }
+
+    /// Whether the tool can be at `p` pointing straight down: inside the workspace box
+    /// and reached by the arm at some wrist yaw. False for non-finite points.
+    pub fn reachable(&self, p: Point3<f64>) -> bool {
+        if !p.coords.iter().all(|v| v.is_finite()) {
+            return false;
+        }
+        let r = &self.scene.robot;
+        let inside = (0..3).all(|i| p[i] >= r.workspace_min_m[i] && p[i] <= r.workspace_max_m[i]);
+        inside && reaches_down(&self.kinematics, p)
+    }
+
+    /// Points of the table top (z = 0) inside the reach band and the workspace box
+    /// (less `band_margin`) and the table (less `edge_margin`), on a [`GRID_M`] grid.
+    fn workable_points(&self, band_margin: f64, edge_margin: f64) -> Vec<Point3<f64>> {
+        let reach = self.reach();
+        let t = &self.scene.table;
+        let w = &self.scene.robot;
+        // The tool may sit a little off the object's centre; keep it off the box's wall.
+        let box_margin = band_margin;
+        let x0 =
+            (t.center_m.x - t.size_m.x / 2.0 + edge_margin).max(w.workspace_min_m.x + box_margin);
+        let x1 =
+            (t.center_m.x + t.size_m.x / 2.0 - edge_margin).min(w.workspace_max_m.x - box_margin);
+        let y0 =
+            (t.center_m.y - t.size_m.y / 2.0 + edge_margin).max(w.workspace_min_m.y + box_margin);
+        let y1 =
+            (t.center_m.y + t.size_m.y / 2.0 - edge_margin).min(w.workspace_max_m.y - box_margin);
+        let (r0, r1) = (
+            reach.min_radius_m + band_margin,
+            reach.max_radius_m - band_margin,
+        );
+        let mut out = Vec::new();
+        let nx = ((x1 - x0) / GRID_M).floor().max(-1.0) as i64;
+        let ny = ((y1 - y0) / GRID_M).floor().max(-1.0) as i64;
+        for i in 0..=nx {
+            for j in 0..=ny {
+                let (x, y) = (x0 + i as f64 * GRID_M, y0 + j as f64 * GRID_M);
+                let (dx, dy) = (x - reach.base_xy_m[0], y - reach.base_xy_m[1]);
+                let r = (dx * dx + dy * dy).sqrt();
+                if (r0..=r1).contains(&r) {
+                    out.push(Point3::new(x, y, 0.0));
+                }
+            }
+        }
+        out
+    }
+
+    /// The reachable part of the table top and its bounding box.
+    pub fn reachable_region(&self) -> Region {
+        let pts = self.workable_points(0.0, 0.0);
+        let range = |f: fn(&Point3<f64>) -> f64| {
+            pts.iter()
+                .map(f)
+                .fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], v| {
+                    [lo.min(v), hi.max(v)]
+                })
+        };
+        Region {
+            reach: self.reach(),
+            x_m: range(|p| p.x),
+            y_m: range(|p| p.y),
+        }
+    }
+
+    /// A named place on the table top ("top left corner", "bottom side", "middle";
+    /// top is far from the robot (+x), left is +y), moved to the nearest point the arm
+    /// reaches with room to set an object down and pick it up again. z = 0.
+    pub fn table_point(&self, name: &str) -> Result<Point3<f64>, Failure> {
+        let Some((ux, uy)) = parse_place(name) else {
+            return Err(Failure::new(
+                FailureKind::InvalidArgument,
+                format!("table_point: unknown place `{name}`; use one of {PLACE_NAMES}"),
+            ));
+        };
+        let t = &self.scene.table;
+        let half = |size: f64| size / 2.0 - EDGE_MARGIN_M;
+        let ideal = Point3::new(
+            t.center_m.x + f64::from(ux) * half(t.size_m.x),
+            t.center_m.y + f64::from(uy) * half(t.size_m.y),
+            0.0,
+        );
+        let mut pts = self.workable_points(PLACE_MARGIN_M, EDGE_MARGIN_M);
+        // Nearest first; ties by coordinates, so the answer is the same on every run.
+        pts.sort_by(|a, b| {
+            let (da, db) = ((a - ideal).norm(), (b - ideal).norm());
+            da.total_cmp(&db)
+                .then(a.x.total_cmp(&b.x))
+                .then(a.y.total_cmp(&b.y))
+        });
+        let lift = Vector3::new(0.0, 0.0, REACH_LOW_Z_M);
+        let high = Vector3::new(0.0, 0.0, REACH_HIGH_Z_M);
+        // The band is a model of the reach; the IK has the last word.
+        pts.iter()
+            .take(200)
+            .find(|p| self.reachable(*p + lift) && self.reachable(*p + high))
+            .copied()
+            .ok_or_else(|| {
+                Failure::new(
+                    FailureKind::Unreachable,
+                    format!("table_point({name}): no part of the table near it is within the arm's reach"),
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_parse_in_any_word_order() {
+        assert_eq!(parse_place("top left corner"), Some((1, 1)));
+        assert_eq!(parse_place("the left top corner"), Some((1, 1)));
+        assert_eq!(parse_place("bottom side"), Some((-1, 0)));
+        assert_eq!(parse_place("right_side"), Some((0, -1)));
+        assert_eq!(parse_place("middle of the table"), Some((0, 0)));
+        assert_eq!(parse_place("middle left"), None);
+        assert_eq!(parse_place("upstairs"), None);
+        assert_eq!(parse_place(""), None);
+    }
+
+    #[test]
+    fn the_panda_reaches_down_between_a_quarter_and_four_fifths_of_a_metre() {
+        let (inner, outer) = radial_reach();
+        assert!((0.1..0.35).contains(&inner), "{inner}");
+        assert!((0.7..0.9).contains(&outer), "{outer}");
+    }
+}
