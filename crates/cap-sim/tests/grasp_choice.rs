@@ -42,6 +42,10 @@ fn a_ball_next_to_a_tall_can_is_picked_with_the_hand_turned() {
         );
         assert_eq!(w.holding().as_deref(), Some("ball"));
         assert!(w.object("tall_can").unwrap().upright());
+        // What the gripper holds is on or in nothing.
+        for other in ["tall_can", "yellow_bowl", "red_block"] {
+            assert!(!w.is_on("ball", other).unwrap() && !w.is_in("ball", other).unwrap());
+        }
     }
 }
 
