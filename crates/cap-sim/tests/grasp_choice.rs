@@ -112,6 +112,7 @@ fn table_points_are_reachable_and_near_the_place_they_name() {
         ("top right corner", 1.0, -1.0),
         ("bottom left corner", -1.0, 1.0),
         ("left side", 0.0, 1.0),
+        ("bottom side", -1.0, 0.0),
         ("middle", 0.0, 0.0),
     ] {
         let p = w
@@ -130,6 +131,9 @@ fn table_points_are_reachable_and_near_the_place_they_name() {
         assert!(sx * (p.x - 0.45) >= 0.0 && sy * p.y >= 0.0, "{name}: {p}");
         if sy != 0.0 {
             assert!(p.y.abs() > 0.25, "{name}: {p}");
+        } else {
+            // The middle of its edge (or of the table).
+            assert!(p.y.abs() < 0.011, "{name}: {p}");
         }
     }
     // The table's own corner is out of reach, as the issue found.
