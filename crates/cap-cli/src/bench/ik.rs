@@ -23,6 +23,8 @@ struct SetFigures {
 /// What [`measure`] found.
 pub struct IkFigures {
     sets: Vec<SetFigures>,
+    /// The reach band measured with the IK, and how long that took.
+    band: ((f64, f64), f64),
 }
 
 /// The 50 top-down tabletop targets `cap bench` has always timed.
@@ -75,12 +77,21 @@ pub fn measure(kin: &Panda, reps: usize) -> IkFigures {
             fig
         })
         .collect();
-    IkFigures { sets }
+    let t = Instant::now();
+    let radii = cap_sim::reach::measure_reach_band(kin);
+    IkFigures {
+        sets,
+        band: (radii, t.elapsed().as_secs_f64() * 1e3),
+    }
 }
 
 impl IkFigures {
     /// Print one line per set.
     pub fn print(self) {
+        let ((inner, outer), ms) = self.band;
+        println!(
+            "reach band, tool down (bisected with the IK)   {inner:.4}..{outer:.4} m from the base axis, measured in {ms:.0} ms"
+        );
         for s in self.sets {
             let (a, b, c) = stats(s.us_per_solve);
             let rate = 100.0 * s.solved as f64 / s.tried.max(1) as f64;
