@@ -16,11 +16,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use cap_core::scene::Scene;
+use cap_core::vocabulary::sha256_hex;
 use cap_script::run::{check_predicate, run_episode, EpisodeOptions};
 use cap_sim::prelude::*;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
-use sha2::Digest;
 
 #[derive(Parser)]
 #[command(
@@ -509,7 +509,7 @@ fn write_outputs(
         text.push_str(&serde_json::to_string(ev)?);
         text.push('\n');
     }
-    let digest = hex(&sha2::Sha256::digest(text.as_bytes()));
+    let digest = sha256_hex(text.as_bytes());
     std::fs::write(out.join("trace.jsonl"), &text)
         .with_context(|| format!("writing {}/trace.jsonl", out.display()))?;
     let mut report = report.clone();
@@ -520,10 +520,6 @@ fn write_outputs(
     )
     .with_context(|| format!("writing {}/report.json", out.display()))?;
     Ok(digest)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn invalid(out: &Path, base: Value, reason: &str) -> Result<u8> {
@@ -651,7 +647,7 @@ fn exec(
     let mut report = base;
     report["scene"] = json!(scene.name);
     report["instruction"] = json!(task_spec.as_ref().map(|t| t.instruction.clone()));
-    report["program_sha256"] = json!(hex(&sha2::Sha256::digest(source.as_bytes())));
+    report["program_sha256"] = json!(sha256_hex(source.as_bytes()));
     report["status"] = json!(status);
     report["exit_code"] = json!(code);
     report["success"] = json!(episode.success);

@@ -12,6 +12,7 @@ pub mod paths;
 pub mod robot;
 pub mod scene;
 pub mod trace;
+pub mod vocabulary;
 
 /// Re-exported so downstream crates and examples never pin their own nalgebra.
 pub extern crate nalgebra;

@@ -242,6 +242,23 @@ impl ObjectKind {
         }
     }
 
+    /// Every kind, in documentation order.
+    pub const ALL: [ObjectKind; 5] = [
+        ObjectKind::Box,
+        ObjectKind::Cylinder,
+        ObjectKind::Sphere,
+        ObjectKind::Bowl,
+        ObjectKind::Plate,
+    ];
+
+    /// The kind a description word names: a synonym, singular or plural ("cans").
+    pub fn from_word(word: &str) -> Option<ObjectKind> {
+        let one = crate::vocabulary::singular(word);
+        Self::ALL
+            .into_iter()
+            .find(|k| k.synonyms().iter().any(|s| *s == word || *s == one))
+    }
+
     /// Containers other objects can be put on or in.
     pub fn is_receptacle(self) -> bool {
         matches!(self, Self::Bowl | Self::Plate)

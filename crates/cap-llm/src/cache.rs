@@ -4,8 +4,6 @@
 
 use std::path::PathBuf;
 
-use sha2::Digest;
-
 use crate::{ChatRequest, ChatResponse, LlmError, Provider};
 
 /// Wraps a provider (or none, for pure replay) with a cache directory.
@@ -36,8 +34,7 @@ impl CachedProvider {
     /// The cache key of a request.
     pub fn key(&self, req: &ChatRequest) -> String {
         let canonical = serde_json::json!({ "provider": self.id, "request": req });
-        let d = sha2::Sha256::digest(canonical.to_string().as_bytes());
-        d.iter().map(|b| format!("{b:02x}")).collect()
+        cap_core::vocabulary::sha256_hex(canonical.to_string().as_bytes())
     }
 }
 

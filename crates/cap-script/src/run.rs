@@ -20,8 +20,6 @@ use crate::sandbox::{self, Limits, COMPUTE_TOKEN, OPERATIONS_TOKEN, WALL_CLOCK_T
 const SCRIPT_STACK_BYTES: usize = 64 * 1024 * 1024;
 /// Time the world is left to settle after the program ends, seconds.
 const SETTLE_S: f64 = 0.5;
-/// An object whose centre is this far below the table top has fallen off.
-const FELL_Z_M: f64 = -0.03;
 
 /// How to run an episode.
 #[derive(Clone, Default)]
@@ -122,12 +120,6 @@ impl Episode {
     }
 }
 
-fn sha256_hex(s: &str) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(s.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Run `source` on `world` for `task` (if any). Never panics on program input; every
 /// outcome is in the returned [`Episode`].
 pub fn run_episode(
@@ -177,7 +169,7 @@ pub fn run_episode(
         scene: scene_name,
         task: task.map(|t| t.name.clone()),
         seed,
-        program_sha256: sha256_hex(source),
+        program_sha256: cap_core::vocabulary::sha256_hex(source.as_bytes()),
     };
     lock(&session).push(None, start);
 
@@ -282,7 +274,7 @@ fn outcome_failure(world: &World) -> Failure {
     if let Some(o) = world
         .object_states()
         .into_iter()
-        .find(|o| o.position().z < FELL_Z_M)
+        .find(|o| o.position().z < cap_core::vocabulary::OFF_TABLE_Z_M)
     {
         return Failure::with_object(
             FailureKind::ObjectFell,

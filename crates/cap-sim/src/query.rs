@@ -5,6 +5,7 @@
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::nalgebra::{Isometry3, Point3, Vector3};
 use cap_core::scene::ObjectKind;
+use cap_core::vocabulary::Description;
 
 use crate::convert::{from_pose, to_point};
 use crate::geometry::{base_thickness_m, inner_radius_m};
@@ -173,11 +174,6 @@ impl World {
     /// Names of objects matching a description such as "red block", "bowl", "green",
     /// or an exact name; scene order.
     pub fn find_all(&self, description: &str) -> Vec<String> {
-        let d = description.trim().to_ascii_lowercase().replace('_', " ");
-        let words: Vec<&str> = d
-            .split_whitespace()
-            .filter(|w| !matches!(*w, "the" | "a" | "an"))
-            .collect();
         if let Some(o) = self
             .scene
             .objects
@@ -186,24 +182,18 @@ impl World {
         {
             return vec![o.name.clone()];
         }
-        if words.is_empty() {
-            return Vec::new();
+        // The same reading of descriptions as checkpoint statements (cap_core::vocabulary).
+        // One that names neither a colour nor a kind matches nothing.
+        match Description::parse(description) {
+            Ok(d) if d.color.is_some() || d.kind.is_some() => self
+                .scene
+                .objects
+                .iter()
+                .filter(|o| d.matches(o))
+                .map(|o| o.name.clone())
+                .collect(),
+            _ => Vec::new(),
         }
-        self.scene
-            .objects
-            .iter()
-            .filter(|o| {
-                words.iter().all(|w| {
-                    let singular = w
-                        .strip_suffix("es")
-                        .filter(|s| s.ends_with('x'))
-                        .or_else(|| w.strip_suffix('s'))
-                        .unwrap_or(w);
-                    *w == o.color || o.kind.synonyms().iter().any(|s| *s == *w || *s == singular)
-                })
-            })
-            .map(|o| o.name.clone())
-            .collect()
     }
 
     /// The one object matching a description; an error if none or several match.

@@ -18,8 +18,9 @@ pub const SIDE_MARGIN_M: f64 = 0.02;
 /// `near`: centre distance below this, metres (in 3D: a block lifted high above a plate,
 /// or lying on the floor under the table, is not near it).
 pub const NEAR_M: f64 = 0.10;
-/// Below this height an object has fallen off the table, metres.
-pub const OFF_TABLE_Z_M: f64 = -0.03;
+/// Below this height an object has fallen off the table (the one definition, shared
+/// with the episode's outcome).
+pub use cap_core::vocabulary::OFF_TABLE_Z_M;
 
 /// Resolve a description to the one scene object it names.
 pub fn resolve(scene: &Scene, d: &Desc) -> Result<usize, String> {

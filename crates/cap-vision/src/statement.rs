@@ -8,7 +8,8 @@
 //! and "the gripper" are understood where they make sense. Anything else is a
 //! [`ParseError`], which inspectors turn into "cannot tell".
 
-use cap_core::scene::{ObjectKind, PALETTE};
+use cap_core::scene::ObjectKind;
+use cap_core::vocabulary::Description;
 use serde::Serialize;
 
 /// The relations a statement can assert.
@@ -186,13 +187,6 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn singular(w: &str) -> &str {
-    w.strip_suffix("es")
-        .filter(|s| s.ends_with('x'))
-        .or_else(|| w.strip_suffix('s').filter(|s| s.len() > 2))
-        .unwrap_or(w)
-}
-
 /// Parse a description from words.
 pub fn parse_desc(ws: &[String]) -> Result<Desc, ParseError> {
     let mut d = Desc {
@@ -202,33 +196,19 @@ pub fn parse_desc(ws: &[String]) -> Result<Desc, ParseError> {
     if ws.is_empty() {
         return Err(ParseError::BadDescription(String::new()));
     }
-    for w in ws {
-        if let Some((c, _)) = PALETTE.iter().find(|(c, _)| c == w) {
-            if d.color.replace((*c).to_owned()).is_some() {
-                return Err(ParseError::BadDescription(ws.join(" ")));
-            }
-        } else if w == "table" {
-            d.thing = Some(Thing::Table);
-        } else if let Some(k) = [
-            ObjectKind::Box,
-            ObjectKind::Cylinder,
-            ObjectKind::Sphere,
-            ObjectKind::Bowl,
-            ObjectKind::Plate,
-        ]
-        .into_iter()
-        .find(|k| k.synonyms().contains(&singular(w)))
-        {
-            if d.thing.replace(Thing::Object(k)).is_some() {
-                return Err(ParseError::BadDescription(ws.join(" ")));
-            }
-        } else if w != "object" {
+    // "the table" is a statement's own word; objects are described as everywhere in cap
+    // (cap_core::vocabulary), so a statement reads "blue boxes" as `find_all` does.
+    if ws.iter().any(|w| w == "table") {
+        if ws.len() != 1 {
             return Err(ParseError::BadDescription(ws.join(" ")));
         }
+        d.thing = Some(Thing::Table);
+        return Ok(d);
     }
-    if d.thing == Some(Thing::Table) && d.color.is_some() {
-        return Err(ParseError::BadDescription(ws.join(" ")));
-    }
+    let core =
+        Description::parse_words(ws).map_err(|_| ParseError::BadDescription(ws.join(" ")))?;
+    d.color = core.color;
+    d.thing = core.kind.map(Thing::Object);
     Ok(d)
 }
 

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use cap_core::scene::Scene;
 use cap_core::trace::{Answer, Verdict};
+use cap_core::vocabulary::sha256_hex;
 use cap_sim::prelude::Frame;
 use ort::session::Session;
 use ort::value::Tensor;
@@ -66,14 +67,6 @@ pub enum VisionError {
     /// ONNX Runtime refused the model.
     #[error("loading the model: {0}")]
     Session(String),
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The ONNX vision inspector.
