@@ -1447,12 +1447,13 @@ fn connect_and_spawn_stream_to_a_real_rerun_process() {
     }
 
     // --spawn: cap starts the `rerun` first on PATH; a wrapper there starts the real
-    // one saving what it receives instead of opening a window. rerun's default port
-    // must be free (a viewer of the user's own would receive the stream instead).
-    if std::net::TcpStream::connect(("127.0.0.1", 9876)).is_ok() {
-        eprintln!("port 9876 is taken (a rerun viewer is running?): --spawn not tested");
-        return;
-    }
+    // one saving what it receives instead of opening a window, on a free port of its
+    // own (a viewer of the user's on rerun's default port is left alone).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let out = tmp("rrd-spawn");
     let bin = out.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -1471,7 +1472,7 @@ fn connect_and_spawn_stream_to_a_real_rerun_process() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    exec_streaming(&["--spawn"], &out, Some(&bin));
+    exec_streaming(&[&format!("--spawn={port}")], &out, Some(&bin));
     let text = wait_for_recording(&spawned);
     if let Ok(pid) = std::fs::read_to_string(&pid) {
         let _ = Command::new("kill").arg(pid.trim()).status();

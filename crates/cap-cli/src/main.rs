@@ -712,3 +712,46 @@ fn exec(
     // A recording that could not be written fails the command (exit 1 at least).
     Ok(if recorded { code } else { code.max(1) })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)] // tests: a panic is the failure report
+
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    fn exec_record(extra: &[&str]) -> Result<record::RecordArgs, clap::Error> {
+        let mut args = vec!["cap", "exec", "scene.toml", "policy.rhai"];
+        args.extend_from_slice(extra);
+        match Cli::try_parse_from(args)?.command {
+            Command::Exec { record, .. } => Ok(record),
+            _ => panic!("not exec"),
+        }
+    }
+
+    #[test]
+    fn spawn_and_connect_take_optional_addresses() {
+        assert_eq!(exec_record(&[]).unwrap().spawn, None);
+        assert_eq!(exec_record(&["--spawn"]).unwrap().spawn, Some(9876));
+        assert_eq!(exec_record(&["--spawn=5123"]).unwrap().spawn, Some(5123));
+        assert!(exec_record(&["--spawn=port"]).is_err());
+        assert_eq!(
+            exec_record(&["--connect"]).unwrap().connect.as_deref(),
+            Some(record::DEFAULT_VIEWER)
+        );
+        let save = exec_record(&["--save", "x.rrd"]).unwrap();
+        assert_eq!(save.sinks().len(), 1);
+    }
+
+    #[test]
+    fn exec_needs_a_scene_and_a_program() {
+        assert!(Cli::try_parse_from(["cap", "exec", "scene.toml"]).is_err());
+        assert!(Cli::try_parse_from(["cap", "exec", "s.toml", "p.rhai", "--seed", "x"]).is_err());
+        assert!(Cli::try_parse_from(["cap", "frobnicate"]).is_err());
+    }
+}

@@ -14,9 +14,9 @@ pub struct RecordArgs {
     /// Record the run for the rerun viewer into FILE (view: `rerun FILE`).
     #[arg(long, value_name = "FILE.rrd")]
     pub save: Option<PathBuf>,
-    /// Start a rerun viewer (0.36.3) and stream the run to it.
-    #[arg(long)]
-    pub spawn: bool,
+    /// Start a rerun viewer (0.36.3) listening on PORT [default: 9876] and stream the run to it.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "9876")]
+    pub spawn: Option<u16>,
     /// Stream the run to a running rerun viewer [default address: rerun+http://127.0.0.1:9876/proxy].
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_VIEWER)]
     pub connect: Option<String>,
@@ -29,8 +29,8 @@ impl RecordArgs {
         if let Some(p) = &self.save {
             s.push(Sink::Save(p.clone()));
         }
-        if self.spawn {
-            s.push(Sink::Spawn);
+        if let Some(port) = self.spawn {
+            s.push(Sink::Spawn { port });
         }
         if let Some(a) = &self.connect {
             s.push(Sink::Connect(a.clone()));

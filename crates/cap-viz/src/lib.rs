@@ -60,14 +60,21 @@ use rrd_file::RrdFile;
 /// (`pip install rerun-sdk==0.36.3`, or `scripts/fetch-rerun.sh`).
 pub const RERUN_VERSION: &str = "0.36.3";
 
+/// The port a viewer listens on unless told otherwise (rerun's default).
+pub const DEFAULT_VIEWER_PORT: u16 = 9876;
+
 /// Where a recording goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sink {
     /// Write an `.rrd` file.
     Save(PathBuf),
     /// Start a viewer (the `rerun` on PATH, else the one `scripts/fetch-rerun.sh`
-    /// installed) and stream to it.
-    Spawn,
+    /// installed) listening on `port` (rerun's default: [`DEFAULT_VIEWER_PORT`]) and
+    /// stream to it.
+    Spawn {
+        /// The port the spawned viewer listens on.
+        port: u16,
+    },
     /// Stream to a running viewer, e.g. `rerun+http://127.0.0.1:9876/proxy`.
     Connect(String),
 }
@@ -655,7 +662,7 @@ impl Recorder {
             return Err(VizError::NoSink);
         }
         if sinks.len() > 1 {
-            if let Some(s) = sinks.iter().find(|s| **s == Sink::Spawn) {
+            if let Some(s) = sinks.iter().find(|s| matches!(s, Sink::Spawn { .. })) {
                 return Err(start_err(
                     s,
                     &"--spawn cannot be combined with another sink; use --connect to a viewer you started",
@@ -669,7 +676,7 @@ impl Recorder {
         // a viewer gets rerun's own gRPC sink.
         let mut files = Vec::new();
         let mut boxed: Vec<Box<dyn rerun::sink::LogSink>> = Vec::new();
-        let mut spawn = false;
+        let mut spawn = None;
         for s in sinks {
             match s {
                 Sink::Save(path) => {
@@ -681,17 +688,18 @@ impl Recorder {
                     url.parse::<rerun::external::re_uri::ProxyUri>()
                         .map_err(|e| start_err(s, &e))?,
                 ))),
-                Sink::Spawn => {
+                Sink::Spawn { port } => {
                     spawn_executable().map_err(|e| start_err(s, &e))?;
-                    spawn = true;
+                    spawn = Some(*port);
                 }
             }
         }
         let network = sinks.iter().any(|s| !matches!(s, Sink::Save(_)));
         let first = sinks[0].clone();
         let open: Open = Box::new(move || {
-            if spawn {
+            if let Some(port) = spawn {
                 let opts = rerun::SpawnOptions {
+                    port,
                     executable_path: spawn_executable()
                         .ok()
                         .flatten()
