@@ -735,3 +735,6 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<u8> {
     write_summary(out, &kept)?;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests;
