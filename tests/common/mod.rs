@@ -57,3 +57,85 @@ pub fn stderr(o: &Output) -> String {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+// cap run and cap eval with a language model: a scripted server through real HTTP.
+
+/// A scripted OpenAI-compatible server: answers `replies` in order, records requests.
+pub fn llm_server(replies: Vec<String>) -> (String, std::thread::JoinHandle<Vec<Value>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", server.server_addr().to_ip().unwrap());
+    let h = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for content in replies {
+            let Ok(Some(mut req)) = server.recv_timeout(std::time::Duration::from_secs(60)) else {
+                break;
+            };
+            let mut text = String::new();
+            req.as_reader().read_to_string(&mut text).unwrap();
+            seen.push(serde_json::from_str::<Value>(&text).unwrap());
+            let body = serde_json::json!({"choices": [{"message": {"content": content}}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 20}});
+            req.respond(tiny_http::Response::from_string(body.to_string()))
+                .unwrap();
+        }
+        seen
+    });
+    (url, h)
+}
+
+pub const WRONG: &str = "```rhai\nsubgoal(\"pick up the green block\");\npick(\"green_block\");\ncheckpoint(\"the green block is in the gripper\");\nsubgoal(\"put the green block on the blue plate\");\nplace_on(\"green_block\", \"blue_plate\");\ncheckpoint(\"the red block is on the blue plate\");\n```";
+
+pub const RIGHT: &str = "Here it is:\n```rhai\nsubgoal(\"pick up the red block\");\npick(\"red_block\");\nsubgoal(\"put the red block on the blue plate\");\nplace_on(\"red_block\", \"blue_plate\");\ncheckpoint(\"the red block is on the blue plate\");\n```";
+
+pub fn run_args<'a>(url: &'a str, cache: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "scenes/tabletop.toml",
+        "put the red block on the blue plate",
+        "--seeds",
+        "2",
+        "--max-attempts",
+        "3",
+        "--base-url",
+        url,
+        "--model",
+        "scripted",
+        "--cache",
+        cache,
+        "--inspector",
+        "geometric",
+        "--out",
+        out,
+    ]
+}
+
+pub fn rerun_cli() -> PathBuf {
+    if let Some(p) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("rerun"))
+            .find(|f| f.is_file())
+    }) {
+        return p;
+    }
+    cap_viz_fetched().expect("the rerun CLI: run `bash scripts/fetch-rerun.sh` (setup.sh does) or `pip install rerun-sdk==0.36.3`")
+}
+
+pub fn cap_viz_fetched() -> Option<PathBuf> {
+    let bin = cap_core::paths::data_dir().join("rerun/rerun");
+    bin.is_file().then_some(bin)
+}
+
+pub fn rerun(args: &[&str]) -> (bool, String) {
+    let o = Command::new(rerun_cli())
+        .args(args)
+        .output()
+        .expect("rerun runs");
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}

@@ -1,0 +1,343 @@
+//! End-to-end tests of `cap run`: the repair loop against a scripted OpenAI-compatible
+//! server (repairs, budgets, a dead endpoint, helpers, best-of-N, offline replay) and
+//! with the embedded model (grammar, replay, missing or corrupt model files).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+use std::process::Command;
+
+use serde_json::Value;
+
+mod common;
+use common::{cap, llm_server, rerun, root, run_args, stderr, tmp, RIGHT, WRONG};
+
+#[test]
+fn run_repairs_a_faulty_program_through_http_and_replays_offline() {
+    let (url, server) = llm_server(vec![WRONG.into(), RIGHT.into()]);
+    let out = tmp("run");
+    let cache = tmp("run-cache");
+    let o = cap(&run_args(
+        &url,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    // The repair request carries the failing program, the attribution and what was seen.
+    let repair = seen[1]["messages"][1]["content"].as_str().unwrap();
+    assert!(repair.contains("pick(\"green_block\")"), "{repair}");
+    assert!(repair.contains("class: wrong_target"), "{repair}");
+    assert!(repair.contains("line: 2"), "{repair}");
+    assert!(
+        repair.contains("subgoal: pick up the green block"),
+        "{repair}"
+    );
+    assert!(
+        repair.contains("judged \"the red block is on the blue plate\" false"),
+        "{repair}"
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["success"], true);
+    assert_eq!(r["task"], "red_on_blue");
+    let attempts = r["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    let first = &attempts[0]["candidates"][0];
+    assert_eq!(first["success_rate"], 0.0);
+    assert_eq!(first["failure_report"]["main"]["class"], "wrong_target");
+    assert_eq!(first["failure_report"]["frequency"], 1.0);
+    assert_eq!(attempts[1]["candidates"][0]["success_rate"], 1.0);
+    assert_eq!(attempts[0]["tokens_in"], 100);
+    let final_program = std::fs::read_to_string(out.join("final.rhai")).unwrap();
+    assert!(final_program.starts_with("subgoal(\"pick up the red block\");"));
+    // Every seed of every attempt keeps its own checkpoint frames.
+    let frame = |a: u32, seed: u32| {
+        let p = out.join(format!(
+            "checkpoints/attempt{a}-sample0-seed{seed}/000_front_rgb.png"
+        ));
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    assert_ne!(
+        frame(1, 0),
+        frame(2, 0),
+        "attempt 2 overwrote attempt 1's frame"
+    );
+    assert_ne!(frame(1, 0), frame(1, 1));
+
+    // Replay: no server at all, the same attempts from the cache.
+    let out2 = tmp("run-replay");
+    let mut args = run_args(
+        "http://127.0.0.1:9/v1",
+        cache.to_str().unwrap(),
+        out2.to_str().unwrap(),
+    );
+    args.push("--replay-only");
+    // Recorded for rerun: one recording, both attempts on the attempt timeline.
+    let rrd = out2.join("run.rrd");
+    let rrd_s = rrd.to_str().unwrap().to_owned();
+    args.extend(["--save", rrd_s.as_str()]);
+    let o = cap(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (ok, text) = rerun(&["rrd", "print", "-vvv", &rrd_s]);
+    assert!(ok, "{text}");
+    for needle in [
+        "attempt 1, sample 0, seed 0",
+        "attempt 2, sample 0, seed 0",
+        "/world/objects/green_block",
+        "/report",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from the recording of cap run"
+        );
+    }
+    let r2: Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        r2["attempts"][0]["candidates"],
+        r["attempts"][0]["candidates"]
+    );
+    assert_eq!(
+        r2["attempts"][1]["candidates"],
+        r["attempts"][1]["candidates"]
+    );
+    assert_eq!(r2["attempts"][0]["cached_replies"], 1);
+}
+
+#[test]
+fn run_stops_at_the_budget_on_garbage_and_reports_a_dead_endpoint() {
+    let (url, server) = llm_server(vec!["I'm sorry, I can't do that.".into(); 2]);
+    let out = tmp("run-garbage");
+    let cache = tmp("run-garbage-cache");
+    let o = cap(&run_args(
+        &url,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    // Attempt 3 asks exactly what attempt 2 asked (same program, same errors), so the
+    // cache answers it: two requests reach the server for three attempts.
+    assert_eq!(server.join().unwrap().len(), 2);
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["success"], false);
+    assert_eq!(r["attempts"].as_array().unwrap().len(), 3);
+    for a in r["attempts"].as_array().unwrap() {
+        assert!(!a["candidates"][0]["static_errors"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+    assert!(r["stopped"].as_str().unwrap().contains("within 3 attempts"));
+
+    // Nothing listens: the report is still written and says why.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}/v1");
+    let out = tmp("run-dead");
+    let cache = tmp("run-dead-cache");
+    let o = cap(&run_args(
+        &dead,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(
+        r["stopped"].as_str().unwrap().contains("cannot reach"),
+        "{}",
+        r["stopped"]
+    );
+    assert!(r["attempts"][0]["llm_error"]
+        .as_str()
+        .unwrap()
+        .contains(&port.to_string()));
+}
+
+#[test]
+fn run_generates_undefined_helpers_from_their_call_site() {
+    let main = "```rhai\nsubgoal(\"put the red block on the blue plate\");\nmove_block_onto_target(\"red_block\", \"blue_plate\");\ncheckpoint(\"the red block is on the blue plate\");\n```";
+    let helper = "```rhai\nfn move_block_onto_target(block, target) {\n    pick(block);\n    place_on(block, target);\n}\n```";
+    let (url, server) = llm_server(vec![main.into(), helper.into()]);
+    let out = tmp("run-helper");
+    let cache = tmp("run-helper-cache");
+    let o = cap(&run_args(
+        &url,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    let ask = seen[1]["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        ask.contains("move_block_onto_target(\"red_block\", \"blue_plate\");"),
+        "{ask}"
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let c = &r["attempts"][0]["candidates"][0];
+    assert_eq!(c["helpers"][0], "move_block_onto_target");
+    assert!(c["program"]
+        .as_str()
+        .unwrap()
+        .starts_with("fn move_block_onto_target(block, target)"));
+    assert_eq!(c["success_rate"], 1.0);
+}
+
+#[test]
+fn run_best_of_n_keeps_the_better_sample() {
+    let (url, server) = llm_server(vec![WRONG.into(), RIGHT.into()]);
+    let out = tmp("run-best");
+    let cache = tmp("run-best-cache");
+    let mut args = run_args(&url, cache.to_str().unwrap(), out.to_str().unwrap());
+    args.extend(["--samples", "2"]);
+    let o = cap(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen = server.join().unwrap();
+    assert_eq!(
+        (seen[0]["seed"].as_u64(), seen[1]["seed"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert!(
+        seen[0]["temperature"].as_f64().unwrap() > 0.0,
+        "sampling for best-of-N"
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(r["attempts"][0]["candidates"].as_array().unwrap().len(), 2);
+    assert_eq!(r["attempts"][0]["best"], 1);
+    assert_eq!(r["attempts"][0]["candidates"][1]["success_rate"], 1.0);
+}
+
+#[test]
+fn run_with_the_embedded_model_writes_a_program_under_the_grammar_and_replays_it() {
+    let out = tmp("local-run");
+    let cache = tmp("local-cache");
+    let args = [
+        "run",
+        "scenes/tabletop.toml",
+        "put the red block on the blue plate",
+        "--llm-model",
+        "smollm2-135m",
+        "--max-attempts",
+        "1",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = cap(&args);
+    // The 135M model is too weak to succeed; what matters is that it ran, was
+    // constrained, and everything was written.
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("model: smollm2-135m (embedded, llama.cpp)"),
+        "{}",
+        stderr(&o)
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let at = &r["attempts"][0];
+    assert!(at["tokens_out"].as_u64().unwrap() > 0, "{r}");
+    assert!(at["tokens_in"].as_u64().unwrap() > 500, "{r}");
+    let cand = &at["candidates"][0];
+    let program = cand["program"].as_str().unwrap();
+    assert!(!program.trim().is_empty(), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("attempts/01-0.rhai")).unwrap(),
+        program
+    );
+    // The grammar admits only API functions with their arity and the scene's objects:
+    // whatever else is wrong, the checker finds no unknown function or object.
+    for e in cand["static_errors"].as_array().unwrap() {
+        let e = e.as_str().unwrap();
+        assert!(
+            !e.contains("unknown function")
+                && !e.contains("no object named")
+                && !e.contains("argument(s), got"),
+            "the grammar let through: {e}\n{program}"
+        );
+    }
+
+    // Same request again: answered from the cache, same program.
+    let out2 = tmp("local-run2");
+    let mut args2 = args.to_vec();
+    let o2s = out2.to_str().unwrap().to_owned();
+    *args2.last_mut().unwrap() = &o2s;
+    let o2 = cap(&args2);
+    assert!(matches!(o2.status.code(), Some(0 | 1)), "{}", stderr(&o2));
+    let r2: Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r2["attempts"][0]["cached_replies"], 1, "{r2}");
+    assert_eq!(
+        r2["attempts"][0]["candidates"][0]["program"],
+        cand["program"]
+    );
+}
+
+#[test]
+fn a_missing_or_corrupt_model_is_a_clear_bad_input_error() {
+    // Default model in an empty data directory: says how to fetch it.
+    let empty = tmp("no-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cap"))
+        .current_dir(root())
+        .env("CAP_DATA_DIR", &empty)
+        .args([
+            "run",
+            "scenes/tabletop.toml",
+            "--task",
+            "red_on_blue",
+            "--out",
+        ])
+        .arg(empty.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("qwen2.5-coder-0.5b-instruct.gguf"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("fetch-llm.sh"), "{}", stderr(&o));
+
+    // A file that is not a GGUF, and a GGUF llama.cpp cannot read.
+    let bad = tmp("bad-model");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("notes.gguf"), "hello").unwrap();
+    let mut junk = b"GGUF".to_vec();
+    junk.extend_from_slice(&[0xff; 64]);
+    std::fs::write(bad.join("junk.gguf"), junk).unwrap();
+    for (file, says) in [
+        ("notes.gguf", "not a GGUF"),
+        ("junk.gguf", "llama.cpp cannot load it"),
+    ] {
+        let path = bad.join(file);
+        let o = cap(&[
+            "run",
+            "scenes/tabletop.toml",
+            "--task",
+            "red_on_blue",
+            "--llm-model",
+            path.to_str().unwrap(),
+            "--out",
+            bad.join("out").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(file), "{file}: {}", stderr(&o));
+    }
+}
