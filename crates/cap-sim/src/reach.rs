@@ -82,39 +82,34 @@ const PANDA_REACH_RADII_M: (f64, f64) = (0.231, 0.800);
 /// [`REACH_LOW_Z_M`]..[`REACH_HIGH_Z_M`], bisected to 0.04 mm. About 0.45 s for the
 /// Panda (`cap bench` times it).
 pub fn measure_reach_band(kin: &Panda) -> (f64, f64) {
-    {
-        // Relative to the base: the same arm standing at the origin.
-        let mut kin = *kin;
-        kin.world_from_base = Isometry3::identity();
-        let at = |r: f64, z: f64| reaches_down(&kin, Point3::new(r, 0.0, z));
-        let mut inner: f64 = 0.0;
-        let mut outer: f64 = f64::INFINITY;
-        for k in 0..4 {
-            let z = REACH_LOW_Z_M + (REACH_HIGH_Z_M - REACH_LOW_Z_M) * k as f64 / 3.0;
-            // 0.5 m out is reached at every height of the band.
-            let (mut lo, mut hi) = (0.5, 1.1);
-            for _ in 0..14 {
-                let mid = 0.5 * (lo + hi);
-                if at(mid, z) {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            outer = outer.min(lo);
-            let (mut lo, mut hi) = (0.0, 0.5);
-            for _ in 0..14 {
-                let mid = 0.5 * (lo + hi);
-                if at(mid, z) {
-                    hi = mid;
-                } else {
-                    lo = mid;
-                }
-            }
-            inner = inner.max(hi);
-        }
-        (inner, outer)
+    // Relative to the base: the same arm standing at the origin.
+    let mut kin = *kin;
+    kin.world_from_base = Isometry3::identity();
+    let mut inner: f64 = 0.0;
+    let mut outer: f64 = f64::INFINITY;
+    for k in 0..4 {
+        let z = REACH_LOW_Z_M + (REACH_HIGH_Z_M - REACH_LOW_Z_M) * k as f64 / 3.0;
+        let at = |r: f64| reaches_down(&kin, Point3::new(r, 0.0, z));
+        // 0.5 m out is reached at every height of the band: bisect outward and inward.
+        outer = outer.min(boundary(0.5, 1.1, at));
+        inner = inner.max(boundary(0.5, 0.0, at));
     }
+    (inner, outer)
+}
+
+/// The last radius from `inside` toward `outside` at which `reached` still holds, to
+/// within |outside − inside| / 2¹⁴ (the answer is on the reached side).
+fn boundary(inside: f64, outside: f64, reached: impl Fn(f64) -> bool) -> f64 {
+    let (mut yes, mut no) = (inside, outside);
+    for _ in 0..14 {
+        let mid = 0.5 * (yes + no);
+        if reached(mid) {
+            yes = mid;
+        } else {
+            no = mid;
+        }
+    }
+    yes
 }
 
 /// How a named place is said: which way along x (+1 top/far, −1 bottom/near) and y
