@@ -6,6 +6,7 @@
 
 mod bench;
 mod eval;
+mod llm;
 mod record;
 mod run;
 
@@ -228,9 +229,9 @@ impl InspectArgs {
     }
 }
 
-/// An error that means "bad input": exit code 2.
+/// An error that means "bad input": exit code 2. The one such type of the binary.
 #[derive(Debug)]
-struct BadInput(String);
+pub struct BadInput(pub String);
 
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -263,15 +264,8 @@ fn main() -> ExitCode {
         Command::Eval { action, args } => match action {
             Some(EvalAction::Merge { out, shards }) => eval::merge(&out, &shards),
             None => eval::run(&args),
-        }
-        .map_err(|e| match e.downcast::<run::Bad>() {
-            Ok(b) => BadInput(b.0).into(),
-            Err(e) => e,
-        }),
-        Command::Run(args) => run::run(&args).map_err(|e| match e.downcast::<run::Bad>() {
-            Ok(b) => BadInput(b.0).into(),
-            Err(e) => e,
-        }),
+        },
+        Command::Run(args) => run::run(&args),
         Command::Inspect {
             image,
             statement,

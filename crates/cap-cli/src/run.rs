@@ -8,21 +8,10 @@ use anyhow::{Context, Result};
 use cap_agent::agent::Progress;
 use cap_agent::{Agent, Prompts, RunConfig};
 use cap_core::scene::Scene;
-use cap_llm::local::{resolve_model, LocalConfig, LocalEvent, LocalProvider};
-use cap_llm::{CachedProvider, OpenAiConfig, OpenAiProvider, Provider};
 use serde_json::json;
 
-use crate::InspectArgs;
-
-/// Bad input (exit 2).
-#[derive(Debug)]
-pub struct Bad(pub String);
-impl std::fmt::Display for Bad {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Bad {}
+use crate::llm::{say, LlmArgs};
+use crate::{BadInput, InspectArgs};
 
 /// `cap run`'s arguments.
 #[derive(clap::Args, Debug)]
@@ -47,42 +36,11 @@ pub struct Args {
     /// Candidates sampled per attempt (best-of-N, each run on its own worlds).
     #[arg(long, default_value_t = 1)]
     pub samples: u32,
-    /// OpenAI-compatible base URL, up to /v1.
-    #[arg(long, env = "CAP_LLM_URL")]
-    pub base_url: Option<String>,
-    /// Model id.
-    #[arg(long, env = "CAP_LLM_MODEL")]
-    pub model: Option<String>,
-    /// Response cache directory (default: the data directory's llm-cache).
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
-    /// Answer only from the cache; fail fast on a miss.
-    #[arg(long)]
-    pub replay_only: bool,
     /// Prompt templates directory (default: the embedded prompts/).
     #[arg(long)]
     pub prompts: Option<PathBuf>,
-    /// The embedded model used when no endpoint is given: `qwen2.5-coder-0.5b` (the
-    /// default), `smollm2-135m`, or a path to a GGUF file.
-    #[arg(long, env = "CAP_LLM_LOCAL")]
-    pub llm_model: Option<String>,
-    /// CPU threads for the embedded model (default: all cores).
-    #[arg(long)]
-    pub llm_threads: Option<u32>,
-    /// Context window of the embedded model, tokens.
-    #[arg(long, default_value_t = 4096)]
-    pub llm_context: u32,
-    /// Let the embedded model write anything (no grammar limiting programs to the API
-    /// and the scene's object names).
-    #[arg(long)]
-    pub no_constrain: bool,
-    /// Least sampling temperature for repairs (default: 0.7 with the embedded model,
-    /// 0 with an endpoint).
-    #[arg(long)]
-    pub repair_temperature: Option<f64>,
-    /// HTTP timeout per request, seconds.
-    #[arg(long, default_value_t = 120)]
-    pub timeout_s: u64,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     /// Output directory (report.json, final.rhai, attempts/).
     #[arg(long, default_value = "runs/run")]
     pub out: PathBuf,
@@ -100,69 +58,12 @@ fn norm(s: &str) -> String {
         .join(" ")
 }
 
-/// A line above the spinner, or on stderr when there is no terminal to draw it on.
-fn say(pb: &indicatif::ProgressBar, line: String) {
-    if pb.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        pb.println(line);
-    }
-}
-
-/// Load the embedded model (`spec`: a known name or a GGUF path; none: the default);
-/// with a progress bar, it shows loading and streams its tokens there.
-pub fn load_local(
-    spec: Option<&str>,
-    threads: Option<u32>,
-    context: u32,
-    pb: Option<&indicatif::ProgressBar>,
-) -> Result<LocalProvider> {
-    let (path, known) = resolve_model(spec).map_err(|e| Bad(e.to_string()))?;
-    let mut cfg = LocalConfig::new(path, known);
-    if let Some(t) = threads {
-        cfg.threads = t.max(1);
-    }
-    cfg.context = context.max(256);
-    let p = LocalProvider::load(cfg).map_err(|e| Bad(e.to_string()))?;
-    let Some(pb) = pb else {
-        return Ok(p);
-    };
-    let bar = pb.clone();
-    let p = p.with_progress(move |ev| match ev {
-        LocalEvent::Prompt { tokens, seconds } => bar.set_message(format!(
-            "read the prompt: {tokens} tokens in {seconds:.1} s; writing…"
-        )),
-        LocalEvent::Token { count, seconds, .. } => bar.set_message(format!(
-            "writing: {count} tokens, {:.1} tokens/s",
-            *count as f64 / seconds.max(1e-9)
-        )),
-        LocalEvent::Done(s) => say(
-            &bar,
-            format!(
-                "  model: {} prompt tokens ({} already in the cache) read at {:.0}/s, {} tokens written at {:.1}/s{}",
-                s.prompt_tokens,
-                s.prompt_reused,
-                s.prompt_rate(),
-                s.tokens,
-                s.rate(),
-                if s.grammar_redraws > 0 {
-                    format!(", {} draws redone under the grammar", s.grammar_redraws)
-                } else {
-                    String::new()
-                }
-            ),
-        ),
-    });
-    say(pb, format!("model: {} (embedded, llama.cpp)", p.name()));
-    Ok(p)
-}
-
 pub fn run(a: &Args) -> Result<u8> {
     let scene = Arc::new(Scene::load(&a.scene)?);
     let task = match (&a.task, &a.instruction) {
         (Some(name), _) => Some(scene.task(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = scene.tasks.iter().map(|t| t.name.as_str()).collect();
-            Bad(format!(
+            BadInput(format!(
                 "{}: no task `{name}`; tasks: {}",
                 a.scene.display(),
                 known.join(", ")
@@ -173,7 +74,7 @@ pub fn run(a: &Args) -> Result<u8> {
             .iter()
             .find(|t| norm(&t.instruction) == norm(i))
             .cloned(),
-        (None, None) => return Err(Bad("give an instruction or --task".into()).into()),
+        (None, None) => return Err(BadInput("give an instruction or --task".into()).into()),
     };
     let instruction = a
         .instruction
@@ -181,60 +82,28 @@ pub fn run(a: &Args) -> Result<u8> {
         .or_else(|| task.as_ref().map(|t| t.instruction.clone()))
         .unwrap_or_default();
     if !(0.0..=1.0).contains(&a.threshold) {
-        return Err(Bad(format!("--threshold {} is outside [0, 1]", a.threshold)).into());
+        return Err(BadInput(format!("--threshold {} is outside [0, 1]", a.threshold)).into());
     }
     if a.seeds == 0 || a.seeds > 10_000 {
-        return Err(Bad(format!("--seeds {} must be in 1..=10000", a.seeds)).into());
+        return Err(BadInput(format!("--seeds {} must be in 1..=10000", a.seeds)).into());
     }
     let prompts = match &a.prompts {
         Some(d) => {
-            Prompts::from_dir(d).map_err(|e| Bad(format!("--prompts {}: {e}", d.display())))?
+            Prompts::from_dir(d).map_err(|e| BadInput(format!("--prompts {}: {e}", d.display())))?
         }
         None => Prompts::default(),
     };
 
     let pb = indicatif::ProgressBar::new_spinner();
     pb.enable_steady_tick(Duration::from_millis(120));
-    let (inner, id, local): (Option<Box<dyn Provider>>, String, bool) =
-        match (&a.base_url, &a.model) {
-            (Some(url), Some(model)) => {
-                let mut c = OpenAiConfig::new(url, model);
-                c.timeout = Duration::from_secs(a.timeout_s.max(1));
-                (
-                    Some(Box::new(OpenAiProvider::new(c)?)),
-                    format!("model {model}"),
-                    false,
-                )
-            }
-            (_, Some(model)) if a.replay_only => (None, format!("model {model}"), false),
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(Bad(
-                    "--base-url and --model go together (or CAP_LLM_URL and CAP_LLM_MODEL)".into(),
-                )
-                .into())
-            }
-            (None, None) => {
-                pb.set_message("loading the embedded model");
-                let p = load_local(
-                    a.llm_model.as_deref(),
-                    a.llm_threads,
-                    a.llm_context,
-                    Some(&pb),
-                )?;
-                let id = p.id();
-                (Some(Box::new(p)), id, true)
-            }
-        };
-    // The cache key names the model, not the endpoint: the same model behind another
-    // URL (or none, when replaying) answers from the same cache.
-    let cache_dir = a
-        .cache
-        .clone()
-        .unwrap_or_else(|| cap_core::paths::data_dir().join("llm-cache"));
-    let provider = CachedProvider::new(inner, id, cache_dir.clone(), a.replay_only);
+    let chosen = a.llm.provider(Some(&pb))?;
+    let (provider, local, cache_dir) = (chosen.provider, chosen.local, chosen.cache_dir);
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let monitor = a.inspect.monitor(&a.out).map_err(|e| Bad(e.to_string()))?;
+    let monitor = a
+        .inspect
+        .monitor(&a.out)
+        .map_err(|e| BadInput(e.to_string()))?;
     let recorder = a
         .record
         .recorder(&format!(
@@ -242,17 +111,14 @@ pub fn run(a: &Args) -> Result<u8> {
             task.as_ref()
                 .map_or(instruction.as_str(), |t| t.name.as_str())
         ))
-        .map_err(|e| Bad(e.to_string()))?;
+        .map_err(|e| BadInput(e.to_string()))?;
     let cfg = RunConfig {
         seeds: (0..a.seeds).collect(),
         max_attempts: a.max_attempts.max(1),
         threshold: a.threshold,
         samples: a.samples.max(1),
-        constrain: local && !a.no_constrain,
-        repair_temperature: a
-            .repair_temperature
-            .unwrap_or(if local { 0.7 } else { 0.0 })
-            .clamp(0.0, 2.0),
+        constrain: a.llm.constrain(local),
+        repair_temperature: a.llm.repair_temperature(local),
         episode: cap_script::EpisodeOptions {
             monitor,
             recorder: recorder.as_ref().map(|r| {

@@ -516,7 +516,7 @@ pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
         (Vec::new(), Vec::new(), Vec::new());
     let (mut prompt_tokens, mut tokens, mut redraws) = (0, 0, 0);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let p = crate::run::load_local(Some(model), None, 4096, None)?;
+    let p = crate::llm::load_local(Some(model), None, 4096, None)?;
     let pb = bar(reps * 2, "embedded model replies");
     for rep in 0..reps.max(1) {
         for constrained in [false, true] {

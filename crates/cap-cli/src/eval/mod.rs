@@ -11,13 +11,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use cap_agent::{attribute, Agent, Prompts, RunConfig};
 use cap_core::scene::Scene;
-use cap_llm::{CachedProvider, OpenAiConfig, OpenAiProvider, Provider};
+use cap_llm::Provider;
 use cap_script::{run_episode, EpisodeOptions};
 use cap_sim::prelude::World;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::run::Bad;
+use crate::llm::LlmArgs;
+use crate::BadInput;
 
 /// A suite file.
 #[derive(Debug, Deserialize)]
@@ -97,38 +98,28 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// OpenAI-compatible base URL (suites without `programs`).
-    #[arg(long, env = "CAP_LLM_URL")]
-    pub base_url: Option<String>,
-    /// Model id.
-    #[arg(long, env = "CAP_LLM_MODEL")]
-    pub model: Option<String>,
-    /// The embedded model used when no endpoint is given (suites without `programs`):
-    /// `qwen2.5-coder-0.5b` (default), `smollm2-135m`, or a GGUF path.
-    #[arg(long, env = "CAP_LLM_LOCAL")]
-    pub llm_model: Option<String>,
     /// Attempts per episode with a model.
     #[arg(long, default_value_t = 5)]
     pub max_attempts: u32,
-    /// Response cache directory.
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
+    /// The language model, for suites without `programs`.
+    #[command(flatten)]
+    pub llm: LlmArgs,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
     let (i, n) = s
         .split_once('/')
-        .ok_or_else(|| Bad(format!("--shard {s}: expected I/N")))?;
+        .ok_or_else(|| BadInput(format!("--shard {s}: expected I/N")))?;
     let (i, n): (usize, usize) = (
         i.trim()
             .parse()
-            .map_err(|_| Bad(format!("--shard {s}: I is not a number")))?,
+            .map_err(|_| BadInput(format!("--shard {s}: I is not a number")))?,
         n.trim()
             .parse()
-            .map_err(|_| Bad(format!("--shard {s}: N is not a number")))?,
+            .map_err(|_| BadInput(format!("--shard {s}: N is not a number")))?,
     );
     if n == 0 || i >= n {
-        return Err(Bad(format!("--shard {s}: need 0 <= I < N")).into());
+        return Err(BadInput(format!("--shard {s}: need 0 <= I < N")).into());
     }
     Ok((i, n))
 }
@@ -148,9 +139,9 @@ fn read_results(path: &Path) -> Vec<Result1> {
 /// Run a suite.
 pub fn run(a: &Args) -> Result<u8> {
     let text = std::fs::read_to_string(&a.suite)
-        .map_err(|e| Bad(format!("{}: {e}", a.suite.display())))?;
+        .map_err(|e| BadInput(format!("{}: {e}", a.suite.display())))?;
     let suite: Suite =
-        toml::from_str(&text).map_err(|e| Bad(format!("{}: {e}", a.suite.display())))?;
+        toml::from_str(&text).map_err(|e| BadInput(format!("{}: {e}", a.suite.display())))?;
     let base = a.suite.parent().unwrap_or(Path::new(".")).to_path_buf();
     let base = if base.as_os_str().is_empty() {
         PathBuf::from(".")
@@ -159,7 +150,7 @@ pub fn run(a: &Args) -> Result<u8> {
     };
     let shard = a.shard.as_deref().map(parse_shard).transpose()?;
     if suite.seeds == 0 || suite.seeds > 100_000 {
-        return Err(Bad(format!("{}: seeds must be 1..=100000", a.suite.display())).into());
+        return Err(BadInput(format!("{}: seeds must be 1..=100000", a.suite.display())).into());
     }
 
     // The episode list, in a fixed order.
@@ -175,7 +166,7 @@ pub fn run(a: &Args) -> Result<u8> {
         };
         for t in &tasks {
             if scene.task(t).is_none() {
-                return Err(Bad(format!("{}: no task `{t}`", p.display())).into());
+                return Err(BadInput(format!("{}: no task `{t}`", p.display())).into());
             }
             for seed in 0..suite.seeds {
                 episodes.push((Arc::clone(&scene), t.clone(), seed));
@@ -189,7 +180,7 @@ pub fn run(a: &Args) -> Result<u8> {
             .split_once(':')
             .is_none_or(|(_, s)| s.parse::<u64>().is_ok_and(|s| s < suite.seeds));
         if r != "all" && (!episodes.iter().any(|(_, t, _)| t == task) || !seed_ok) {
-            return Err(Bad(format!(
+            return Err(BadInput(format!(
                 "--record {r}: not a task of the suite (TASK, TASK:SEED with SEED below {}, or all)",
                 suite.seeds
             ))
@@ -212,7 +203,7 @@ pub fn run(a: &Args) -> Result<u8> {
             .collect()
     } else {
         if results_path.exists() {
-            return Err(Bad(format!(
+            return Err(BadInput(format!(
                 "{} exists: pass --resume to continue it, or choose another --out",
                 results_path.display()
             ))
@@ -224,36 +215,16 @@ pub fn run(a: &Args) -> Result<u8> {
 
     // The policy source.
     let programs = suite.programs.as_ref().map(|p| base.join(p));
-    let cache_dir = a
-        .cache
-        .clone()
-        .unwrap_or_else(|| cap_core::paths::data_dir().join("llm-cache"));
-    let mut local = false;
-    let provider: Option<CachedProvider> = match (&programs, &a.base_url, &a.model) {
-        (Some(_), _, _) => None,
-        (None, Some(url), Some(model)) => {
-            let inner = OpenAiProvider::new(OpenAiConfig::new(url, model))?;
-            Some(CachedProvider::new(
-                Some(Box::new(inner)),
-                format!("model {model}"),
-                cache_dir,
-                false,
-            ))
-        }
-        (None, None, None) => {
-            // The embedded model; its episodes take turns on it (one reply at a time).
-            let p = crate::run::load_local(a.llm_model.as_deref(), None, 4096, None)?;
-            local = true;
-            let id = p.id();
-            Some(CachedProvider::new(Some(Box::new(p)), id, cache_dir, false))
-        }
-        (None, _, _) => {
-            return Err(Bad(
-                "--base-url and --model go together (or CAP_LLM_URL and CAP_LLM_MODEL)".into(),
-            )
-            .into())
+    // A model only for suites without programs; the embedded model's episodes take
+    // turns on it (one reply at a time).
+    let (provider, local) = match &programs {
+        Some(_) => (None, false),
+        None => {
+            let chosen = a.llm.provider(None)?;
+            (Some(chosen.provider), chosen.local)
         }
     };
+    let (constrain, repair_temperature) = (a.llm.constrain(local), a.llm.repair_temperature(local));
 
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -306,7 +277,8 @@ pub fn run(a: &Args) -> Result<u8> {
                         Model {
                             provider: provider.as_ref().map(|p| p as &dyn Provider),
                             max_attempts: a.max_attempts,
-                            local,
+                            constrain,
+                            repair_temperature,
                         },
                         recorder,
                     )
@@ -345,7 +317,7 @@ pub fn run(a: &Args) -> Result<u8> {
     let results = read_results(&results_path);
     write_summary(&a.out, &results)?;
     if !errors.is_empty() {
-        return Err(Bad(format!(
+        return Err(BadInput(format!(
             "{} episode(s) could not run; see above",
             errors.len()
         ))
@@ -364,8 +336,10 @@ pub fn run(a: &Args) -> Result<u8> {
 struct Model<'a> {
     provider: Option<&'a dyn Provider>,
     max_attempts: u32,
-    /// The embedded model: constrained decoding, warmer repairs.
-    local: bool,
+    /// Decoding under the grammar (the embedded model).
+    constrain: bool,
+    /// Least temperature of repairs.
+    repair_temperature: f64,
 }
 
 fn episode(
@@ -379,7 +353,8 @@ fn episode(
     let Model {
         provider,
         max_attempts,
-        local,
+        constrain,
+        repair_temperature,
     } = model;
     let t = Instant::now();
     let spec = scene.task(task).cloned().context("task vanished")?;
@@ -431,9 +406,9 @@ fn episode(
                 seeds: vec![seed],
                 max_attempts,
                 threads: 1,
-                constrain: local,
+                constrain,
                 episode: episode_opts.clone(),
-                repair_temperature: if local { 0.7 } else { 0.0 },
+                repair_temperature,
                 ..RunConfig::default()
             };
             let rep = agent.run(&cfg, &|_| {});
@@ -717,7 +692,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<u8> {
     for d in shards {
         let p = d.join("results.jsonl");
         if !p.is_file() {
-            return Err(Bad(format!("{}: no results.jsonl", d.display())).into());
+            return Err(BadInput(format!("{}: no results.jsonl", d.display())).into());
         }
         all.extend(read_results(&p));
     }
