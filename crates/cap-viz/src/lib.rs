@@ -461,7 +461,28 @@ impl Opened {
             .iter()
             .find_map(|e| e.lock().ok().and_then(|e| e.clone()))
             .map_or(Ok(()), |e| Err(VizError::Flush(e)));
-        flushed.and(written)
+        let logging = LOG_ERROR
+            .with(|slot| slot.borrow_mut().take())
+            .map_or(Ok(()), |e| Err(VizError::Flush(e)));
+        flushed.and(written).and(logging)
+    }
+}
+
+thread_local! {
+    /// The first error of a `log` call on this writer thread (each recorder has its own
+    /// writer thread, and every call that touches its stream runs there).
+    static LOG_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keep the first error of logging `what` (rerun refusing a row: a bug of ours, not a
+/// sink's), so that closing the recording reports it instead of the row silently going
+/// missing.
+fn logged<E: std::fmt::Display>(what: &str, result: Result<(), E>) {
+    if let Err(e) = result {
+        LOG_ERROR.with(|slot| {
+            slot.borrow_mut()
+                .get_or_insert_with(|| format!("logging {what}: {e}"));
+        });
     }
 }
 
@@ -500,7 +521,9 @@ impl Drop for Recorder {
         // then closed as by [`Self::finish`], its errors unreported.
         drop(self.jobs.take());
         if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
+            if writer.join().is_err() {
+                eprintln!("cap: rerun: the recording's writer thread panicked; the recording may be incomplete");
+            }
         }
     }
 }
@@ -758,13 +781,18 @@ impl Recorder {
                             Msg::End { id, steps } => placement.end(rec, id, steps),
                             Msg::Finish(done) => {
                                 placement.close(rec);
-                                let _ = done.send(opened.close());
+                                // Nobody waiting (the caller gave up) leaves nobody to tell.
+                                done.send(opened.close()).ok();
                                 return;
                             }
                         }
                     }
                     placement.close(rec);
-                    let _ = opened.close();
+                    // The recorder was dropped without `finish`: nobody asks how it
+                    // went, so say it here.
+                    if let Err(e) = opened.close() {
+                        eprintln!("cap: rerun: {e}");
+                    }
                 }
                 Err(e) => {
                     if let Ok(mut f) = failure.lock() {
@@ -813,8 +841,11 @@ impl Recorder {
     }
 
     fn send(&self, msg: Msg) {
+        // A closed queue means the writer ended: the stream never opened (that error
+        // is kept for `finish`) or the recording was finished, after which what is
+        // logged is dropped, as documented.
         if let Some(tx) = &self.jobs {
-            let _ = tx.send(msg);
+            tx.send(msg).ok();
         }
     }
 
@@ -822,9 +853,13 @@ impl Recorder {
     pub fn log_document(&self, path: &str, markdown: &str) {
         let (path, markdown) = (path.to_string(), markdown.to_string());
         self.submit(move |rec| {
-            let _ = rec.log_static(
-                path,
-                &rerun::TextDocument::new(markdown).with_media_type(rerun::MediaType::markdown()),
+            logged(
+                "a document",
+                rec.log_static(
+                    path,
+                    &rerun::TextDocument::new(markdown)
+                        .with_media_type(rerun::MediaType::markdown()),
+                ),
             );
         });
     }
@@ -847,8 +882,9 @@ impl Recorder {
     /// [`Finishing::wait`].
     pub fn finish_in_background(&self) -> Finishing<'_> {
         let (done, wait) = mpsc::channel();
+        // If the writer ended already, `wait` finds the reason in `failed`.
         if let Some(tx) = &self.jobs {
-            let _ = tx.send(Msg::Finish(done));
+            tx.send(Msg::Finish(done)).ok();
         }
         Finishing {
             recorder: self,
@@ -922,7 +958,10 @@ impl EpisodeCtx {
         let attempt = self.attempt;
         self.recorder.submit_episode(self.id, move |rec, start| {
             set_time(rec, start + step, attempt);
-            let _ = rec.log(entity, &rerun::LineStrips3D::new([points]));
+            logged(
+                "a path",
+                rec.log(entity, &rerun::LineStrips3D::new([points])),
+            );
         });
     }
 
@@ -940,7 +979,7 @@ impl EpisodeCtx {
                     .with_many_level(trace.iter().map(level))
                     .columns_of_unit_batches()
                 {
-                    let _ = rec.send_columns("trace", index, cols);
+                    logged("trace", rec.send_columns("trace", index, cols));
                 }
             }
             for ev in &trace {
@@ -1001,17 +1040,23 @@ fn send_columns(
             frames,
         ) {
             let cols = cols.chain(std::iter::once(frames));
-            let _ = rec.send_columns(POSES, time_columns(&steps, attempt), cols);
+            logged(
+                POSES,
+                rec.send_columns(POSES, time_columns(&steps, attempt), cols),
+            );
         }
     }
     let t = &batch.gripper;
     if !t.steps.is_empty() {
         if let Ok(cols) = rerun::Scalars::new(t.values.iter().copied()).columns_of_unit_batches() {
             let steps: Vec<i64> = t.steps.iter().map(|s| start + s).collect();
-            let _ = rec.send_columns(
+            logged(
                 "world/robot/gripper_opening",
-                time_columns(&steps, attempt),
-                cols,
+                rec.send_columns(
+                    "world/robot/gripper_opening",
+                    time_columns(&steps, attempt),
+                    cols,
+                ),
             );
         }
     }
@@ -1021,7 +1066,10 @@ fn send_columns(
 /// [`POSES`] places), the world's axes, and the look of the TCP marker, the paths and
 /// the program (what changes comes later, without it).
 fn log_meshes(rec: &RecordingStream, bodies: &[VisualBody]) {
-    let _ = rec.log_static("world", &rerun::ViewCoordinates::RIGHT_HAND_Z_UP());
+    logged(
+        "world",
+        rec.log_static("world", &rerun::ViewCoordinates::RIGHT_HAND_Z_UP()),
+    );
     for b in bodies {
         let mesh = rerun::Mesh3D::new(b.vertices.iter().copied())
             .with_triangle_indices(b.triangles.iter().map(|t| rerun::TriangleIndices::from(*t)))
@@ -1033,37 +1081,49 @@ fn log_meshes(rec: &RecordingStream, bodies: &[VisualBody]) {
         let entity = format!("world/{}", b.path);
         if b.dynamic {
             let frame = rerun::CoordinateFrame::new(entity.as_str());
-            let _ = rec.log_static(
-                entity.as_str(),
-                &[&mesh as &dyn rerun::AsComponents, &frame],
+            logged(
+                "a body's frame",
+                rec.log_static(
+                    entity.as_str(),
+                    &[&mesh as &dyn rerun::AsComponents, &frame],
+                ),
             );
         } else {
-            let _ = rec.log_static(entity, &mesh);
+            logged("a mesh", rec.log_static(entity, &mesh));
         }
     }
     // The TCP marker: a point at the origin of its frame.
-    let _ = rec.log_static(
+    logged(
         TCP,
-        &[
-            &rerun::Points3D::new([[0.0, 0.0, 0.0]])
-                .with_radii([0.006])
-                .with_colors([color(TCP_RGB)]) as &dyn rerun::AsComponents,
-            &rerun::CoordinateFrame::new(TCP),
-        ],
+        rec.log_static(
+            TCP,
+            &[
+                &rerun::Points3D::new([[0.0, 0.0, 0.0]])
+                    .with_radii([0.006])
+                    .with_colors([color(TCP_RGB)]) as &dyn rerun::AsComponents,
+                &rerun::CoordinateFrame::new(TCP),
+            ],
+        ),
     );
     for (entity, rgb) in [(PLANNED_PATH, PLANNED_RGB), (TCP_PATH, TCP_RGB)] {
-        let _ = rec.log_static(
-            entity,
-            &rerun::LineStrips3D::update_fields().with_colors([color(rgb)]),
+        logged(
+            "a path colour",
+            rec.log_static(
+                entity,
+                &rerun::LineStrips3D::update_fields().with_colors([color(rgb)]),
+            ),
         );
     }
-    let _ = rec.log_static(
+    logged(
         "program",
-        &rerun::TextDocument::update_fields().with_media_type(rerun::MediaType::markdown()),
+        rec.log_static(
+            "program",
+            &rerun::TextDocument::update_fields().with_media_type(rerun::MediaType::markdown()),
+        ),
     );
     // Hand the meshes to rerun's encoder and file threads now (its batcher would hold
     // them for up to 200 ms), so they are written while the episode runs.
-    let _ = rec.flush_async();
+    logged("the meshes (flush)", rec.flush_async());
 }
 
 /// Log the checkpoint images and verdicts of `ev` (images relative to `dir`).
@@ -1096,7 +1156,10 @@ fn log_checkpoint(rec: &RecordingStream, ev: &TraceEvent, dir: Option<&Path>) {
         };
         let path = dir.map_or_else(|| PathBuf::from(rel), |d| d.join(rel));
         if let Ok(img) = rerun::EncodedImage::from_file(&path) {
-            let _ = rec.log(format!("camera/{cam}/{kind}"), &img);
+            logged(
+                "a checkpoint frame",
+                rec.log(format!("camera/{cam}/{kind}"), &img),
+            );
         }
         if !cameras.contains(&cam) {
             cameras.push(cam);
@@ -1133,9 +1196,12 @@ fn log_checkpoint(rec: &RecordingStream, ev: &TraceEvent, dir: Option<&Path>) {
         cameras.push("none".into());
     }
     for cam in cameras {
-        let _ = rec.log(
-            format!("camera/{cam}/verdicts"),
-            &rerun::TextLog::new(verdict_text.clone()).with_level(level(ev)),
+        logged(
+            "checkpoint verdicts",
+            rec.log(
+                format!("camera/{cam}/verdicts"),
+                &rerun::TextLog::new(verdict_text.clone()).with_level(level(ev)),
+            ),
         );
     }
 }
@@ -1284,7 +1350,10 @@ impl EpisodeRecorder for EpisodeLog {
         let (step, attempt) = (world.steps(), ctx.attempt);
         r.submit_episode(id, move |rec, start| {
             set_time(rec, start + step, attempt);
-            let _ = rec.log("program", &rerun::TextDocument::new(text));
+            logged(
+                "program",
+                rec.log("program", &rerun::TextDocument::new(text)),
+            );
         });
         if let Ok(mut s) = ctx.state.lock() {
             ctx.sample(world, &mut s);
