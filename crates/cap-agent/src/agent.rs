@@ -6,7 +6,7 @@ use std::time::Instant;
 use cap_core::failure::FailureKind;
 use cap_core::scene::{Scene, TaskSpec};
 use cap_core::trace::{Answer, EventKind};
-use cap_llm::{ChatRequest, Message, Provider};
+use cap_llm::{ChatRequest, LlmError, Message, Provider};
 use cap_script::{run_episode, EpisodeOptions, StaticError};
 use cap_sim::prelude::*;
 use serde::Serialize;
@@ -218,7 +218,7 @@ impl<'a> Agent<'a> {
         program: bool,
         cfg: &RunConfig,
         acc: &mut AttemptReport,
-    ) -> Result<String, String> {
+    ) -> Result<String, LlmError> {
         let req = ChatRequest {
             messages: vec![
                 Message::system(fill(&self.prompts.system, &[("api", &self.api)])),
@@ -241,7 +241,7 @@ impl<'a> Agent<'a> {
             grammar: (program && cfg.constrain).then(|| program_grammar(&self.scene)),
         };
         let t = Instant::now();
-        let r = self.provider.chat(&req).map_err(|e| e.to_string());
+        let r = self.provider.chat(&req);
         acc.llm_latency_s += t.elapsed().as_secs_f64();
         let r = r?;
         acc.tokens_in += r.tokens_in;
@@ -258,7 +258,7 @@ impl<'a> Agent<'a> {
         cfg: &RunConfig,
         acc: &mut AttemptReport,
         helpers: &mut Vec<String>,
-    ) -> Result<(String, Vec<StaticError>), String> {
+    ) -> Result<(String, Vec<StaticError>), LlmError> {
         let engine = cap_script::sandbox::engine(&cfg.episode.limits);
         for _ in 0..=cfg.helper_depth * 4 {
             let errors = match cap_script::check_program(&engine, &program, &self.scene) {
@@ -410,7 +410,7 @@ impl<'a> Agent<'a> {
         sample: u32,
         cfg: &RunConfig,
         acc: &mut AttemptReport,
-    ) -> Result<Candidate, String> {
+    ) -> Result<Candidate, LlmError> {
         let reply = self.ask(user.to_owned(), sample, true, cfg, acc)?;
         let mut helpers = Vec::new();
         let (program, errors) =
@@ -537,7 +537,8 @@ impl<'a> Agent<'a> {
                 match self.candidate(&prompt, sample, cfg, &mut acc) {
                     Ok(c) => acc.candidates.push(c),
                     Err(e) => {
-                        acc.llm_error = Some(e);
+                        // The report keeps the provider's error in words.
+                        acc.llm_error = Some(e.to_string());
                         break;
                     }
                 }

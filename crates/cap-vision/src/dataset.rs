@@ -348,10 +348,28 @@ pub struct Generated {
     pub samples: Vec<(Statement, bool)>,
 }
 
+/// Why an image could not be generated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateError {
+    /// Five random scenes in a row failed validation (their objects overlapped).
+    #[error("no valid random scene for image {index} of seed {seed} in {tries} tries")]
+    NoValidScene {
+        /// The stream.
+        seed: u64,
+        /// The image.
+        index: u64,
+        /// Scenes drawn.
+        tries: u32,
+    },
+}
+
+/// Scenes drawn for one image before giving up.
+const SCENE_TRIES: u32 = 5;
+
 /// Generate image `index` of the stream `seed`.
-pub fn generate_one(seed: u64, index: u64) -> Result<Generated, String> {
+pub fn generate_one(seed: u64, index: u64) -> Result<Generated, GenerateError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index);
-    for _attempt in 0..5 {
+    for _attempt in 0..SCENE_TRIES {
         let toml = random_scene(&mut rng);
         let scene = match Scene::from_toml(&toml, "dataset.toml") {
             Ok(s) => s,
@@ -427,9 +445,11 @@ pub fn generate_one(seed: u64, index: u64) -> Result<Generated, String> {
             samples: chosen,
         });
     }
-    Err(format!(
-        "no valid random scene for image {index} of seed {seed}"
-    ))
+    Err(GenerateError::NoValidScene {
+        seed,
+        index,
+        tries: SCENE_TRIES,
+    })
 }
 
 /// Generate `count` images of stream `seed` into `dir` (`images.u8`, `samples.jsonl`,

@@ -22,8 +22,25 @@ pub const NEAR_M: f64 = 0.10;
 /// with the episode's outcome).
 pub use cap_core::vocabulary::OFF_TABLE_Z_M;
 
+/// Why a statement cannot be judged in this scene.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JudgeError {
+    /// No object fits the description.
+    #[error("no object in the scene is a {0}")]
+    NoSuchObject(String),
+    /// Several objects fit it.
+    #[error("`{0}` is ambiguous in this scene")]
+    Ambiguous(String),
+    /// The relation needs an object where the statement names none (or the table).
+    #[error("{0} must be an object")]
+    NotAnObject(&'static str),
+    /// The world refused a query about an object.
+    #[error("{0}")]
+    Query(String),
+}
+
 /// Resolve a description to the one scene object it names.
-pub fn resolve(scene: &Scene, d: &Desc) -> Result<usize, String> {
+pub fn resolve(scene: &Scene, d: &Desc) -> Result<usize, JudgeError> {
     let matches: Vec<usize> = scene
         .objects
         .iter()
@@ -40,16 +57,16 @@ pub fn resolve(scene: &Scene, d: &Desc) -> Result<usize, String> {
         .collect();
     match matches.as_slice() {
         [one] => Ok(*one),
-        [] => Err(format!("no object in the scene is a {}", d.text())),
-        _ => Err(format!("`{}` is ambiguous in this scene", d.text())),
+        [] => Err(JudgeError::NoSuchObject(d.text())),
+        _ => Err(JudgeError::Ambiguous(d.text())),
     }
 }
 
 /// Judge a parsed statement on `world`; `frames` are used for `visible` (rendered from
 /// the scene's cameras when empty). `Err` means the statement cannot be judged here.
-pub fn judge(world: &World, frames: &[Frame], st: &Statement) -> Result<bool, String> {
+pub fn judge(world: &World, frames: &[Frame], st: &Statement) -> Result<bool, JudgeError> {
     let scene = world.scene();
-    let obj = |d: &Option<Desc>| -> Result<Option<usize>, String> {
+    let obj = |d: &Option<Desc>| -> Result<Option<usize>, JudgeError> {
         match d {
             None => Ok(None),
             Some(d) if d.thing == Some(Thing::Table) => Ok(None),
@@ -58,9 +75,14 @@ pub fn judge(world: &World, frames: &[Frame], st: &Statement) -> Result<bool, St
     };
     let a = obj(&st.subject)?;
     let b = obj(&st.object)?;
-    let state = |i: usize| world.object(&scene.objects[i].name).map_err(|f| f.message);
+    let state = |i: usize| {
+        world
+            .object(&scene.objects[i].name)
+            .map_err(|f| JudgeError::Query(f.message))
+    };
+    let query = |f: cap_core::failure::Failure| JudgeError::Query(f.message);
     let name = |i: usize| scene.objects[i].name.as_str();
-    let need = |i: Option<usize>, what: &str| i.ok_or_else(|| format!("{what} must be an object"));
+    let need = |i: Option<usize>, what: &'static str| i.ok_or(JudgeError::NotAnObject(what));
     let holds = match st.relation {
         Relation::On => {
             let ia = need(a, "the first argument")?;
@@ -70,12 +92,12 @@ pub fn judge(world: &World, frames: &[Frame], st: &Statement) -> Result<bool, St
                     let s = state(ia)?;
                     !s.held && s.aabb_min.z.abs() < 0.01
                 }
-                Some(ib) => world.is_on(name(ia), name(ib)).map_err(|f| f.message)?,
+                Some(ib) => world.is_on(name(ia), name(ib)).map_err(query)?,
             }
         }
         Relation::In => {
             let (ia, ib) = (need(a, "the first argument")?, need(b, "the container")?);
-            world.is_in(name(ia), name(ib)).map_err(|f| f.message)?
+            world.is_in(name(ia), name(ib)).map_err(query)?
         }
         Relation::Holding => state(need(a, "what is held")?)?.held,
         Relation::GripperEmpty => world.holding().is_none(),
@@ -83,7 +105,7 @@ pub fn judge(world: &World, frames: &[Frame], st: &Statement) -> Result<bool, St
             let pa = state(need(a, "the first argument")?)?.position();
             let pb = match b {
                 Some(ib) => state(ib)?.position(),
-                None => return Err("the second argument must be an object".into()),
+                None => return Err(JudgeError::NotAnObject("the second argument")),
             };
             match st.relation {
                 Relation::LeftOf => pa.y - pb.y > SIDE_MARGIN_M,

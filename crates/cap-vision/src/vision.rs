@@ -69,6 +69,51 @@ pub enum VisionError {
     Session(String),
 }
 
+/// Why a statement cannot be put to the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// A relation the model was not trained on.
+    #[error("the model does not know the relation `{0}`")]
+    UnknownRelation(String),
+    /// A description with no kind, and no scene to find it in.
+    #[error("`{0}` names no kind of object")]
+    NoKind(String),
+    /// A description with no colour, and no scene to find it in.
+    #[error("the model needs a colour for `{0}`")]
+    NeedsColour(String),
+    /// A colour outside the model's training.
+    #[error("the model was not trained on {0} objects")]
+    UntrainedColour(String),
+    /// A kind outside the model's training.
+    #[error("the model was not trained on {0}s")]
+    UntrainedKind(String),
+    /// The description fits no object, or several, in the scene.
+    #[error(transparent)]
+    Resolve(#[from] crate::geometric::JudgeError),
+}
+
+/// Why the model gave no probability.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InferenceError {
+    /// The pixels do not make a `width`×`height` RGB image.
+    #[error("image data does not match {width}x{height} RGB")]
+    BadImage {
+        /// Claimed width.
+        width: usize,
+        /// Claimed height.
+        height: usize,
+    },
+    /// ONNX Runtime failed.
+    #[error("ONNX Runtime: {0}")]
+    Runtime(String),
+    /// The model returned no logit.
+    #[error("the model returned no logit")]
+    NoLogit,
+    /// The model returned NaN or infinity.
+    #[error("the model returned a non-finite logit ({0})")]
+    NonFinite(f32),
+}
+
 /// The ONNX vision inspector.
 pub struct VisionInspector {
     session: Mutex<Session>,
@@ -139,7 +184,11 @@ impl VisionInspector {
         &self.card
     }
 
-    fn desc_code(&self, d: &Desc, scene: Option<&Scene>) -> Result<(Option<usize>, usize), String> {
+    fn desc_code(
+        &self,
+        d: &Desc,
+        scene: Option<&Scene>,
+    ) -> Result<(Option<usize>, usize), QueryError> {
         // Fill in what the description leaves out from the scene, when there is one.
         let (color, kind) = match (d.thing, scene) {
             (Some(Thing::Table), _) => (None, "table".to_owned()),
@@ -148,10 +197,10 @@ impl VisionInspector {
                 (Some(o.color.clone()), o.kind.noun().to_owned())
             }
             (Some(Thing::Object(k)), _) => (d.color.clone(), k.noun().to_owned()),
-            (None, _) => return Err(format!("`{}` names no kind of object", d.text())),
+            (None, _) => return Err(QueryError::NoKind(d.text())),
         };
         let Some(color) = color.or_else(|| (kind == "table").then(String::new)) else {
-            return Err(format!("the model needs a colour for `{}`", d.text()));
+            return Err(QueryError::NeedsColour(d.text()));
         };
         let ci = if kind == "table" {
             None
@@ -161,7 +210,7 @@ impl VisionInspector {
                     .colors
                     .iter()
                     .position(|c| *c == color)
-                    .ok_or_else(|| format!("the model was not trained on {color} objects"))?,
+                    .ok_or(QueryError::UntrainedColour(color))?,
             )
         };
         let ki = self
@@ -169,12 +218,12 @@ impl VisionInspector {
             .kinds
             .iter()
             .position(|k| *k == kind)
-            .ok_or_else(|| format!("the model was not trained on {kind}s"))?;
+            .ok_or(QueryError::UntrainedKind(kind))?;
         Ok((ci, ki))
     }
 
     /// The query vector for a statement.
-    pub fn encode(&self, st: &Statement, scene: Option<&Scene>) -> Result<Vec<f32>, String> {
+    pub fn encode(&self, st: &Statement, scene: Option<&Scene>) -> Result<Vec<f32>, QueryError> {
         let (r, c, k) = (
             self.card.relations.len(),
             self.card.colors.len(),
@@ -186,12 +235,7 @@ impl VisionInspector {
             .relations
             .iter()
             .position(|x| x == st.relation.label())
-            .ok_or_else(|| {
-                format!(
-                    "the model does not know the relation `{}`",
-                    st.relation.label()
-                )
-            })?;
+            .ok_or_else(|| QueryError::UnknownRelation(st.relation.label().to_owned()))?;
         q[ri] = 1.0;
         for (slot, d) in [&st.subject, &st.object].into_iter().enumerate() {
             if let Some(d) = d {
@@ -213,9 +257,9 @@ impl VisionInspector {
         width: usize,
         height: usize,
         query: &[f32],
-    ) -> Result<f32, String> {
+    ) -> Result<f32, InferenceError> {
         if width == 0 || height == 0 || rgb.len() != width * height * 3 {
-            return Err(format!("image data does not match {width}x{height} RGB"));
+            return Err(InferenceError::BadImage { width, height });
         }
         let s = self.card.image_size;
         let small = if width == s && height == s {
@@ -230,19 +274,17 @@ impl VisionInspector {
                 chw[c * s * s + i] = f32::from(px[c]) / 255.0;
             }
         }
-        let image = Tensor::from_array(([1usize, 3, s, s], chw)).map_err(|e| e.to_string())?;
-        let q = Tensor::from_array(([1usize, query.len()], query.to_vec()))
-            .map_err(|e| e.to_string())?;
+        let ort = |e: ort::Error| InferenceError::Runtime(e.to_string());
+        let image = Tensor::from_array(([1usize, 3, s, s], chw)).map_err(ort)?;
+        let q = Tensor::from_array(([1usize, query.len()], query.to_vec())).map_err(ort)?;
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let out = session
             .run(ort::inputs!["image" => image, "query" => q])
-            .map_err(|e| e.to_string())?;
-        let (_, logits) = out["logit"]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| e.to_string())?;
-        let logit = *logits.first().ok_or("the model returned no logit")?;
+            .map_err(ort)?;
+        let (_, logits) = out["logit"].try_extract_tensor::<f32>().map_err(ort)?;
+        let logit = *logits.first().ok_or(InferenceError::NoLogit)?;
         if !logit.is_finite() {
-            return Err(format!("the model returned a non-finite logit ({logit})"));
+            return Err(InferenceError::NonFinite(logit));
         }
         Ok(1.0 / (1.0 + (-logit).exp()))
     }

@@ -34,18 +34,45 @@ pub(crate) struct RrdFile {
 /// Bytes buffered before a write to the file.
 const BUFFER: usize = 1 << 16;
 
+/// Why a recording file could not be started.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CreateError {
+    /// The file could not be created.
+    #[error("{path}: {source}")]
+    Create {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// rerun's encoder could not write the stream header.
+    #[error("{path}: {message}")]
+    Header {
+        /// The file.
+        path: String,
+        /// rerun's words.
+        message: String,
+    },
+}
+
 impl RrdFile {
     /// Create (or truncate) `path` and write the stream header; the error names the
     /// file. The [`WriteError`] returned with it receives any later failure, also
     /// the one closing the file (when the sink is dropped).
-    pub(crate) fn create(path: &Path) -> Result<(Self, WriteError), String> {
-        let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub(crate) fn create(path: &Path) -> Result<(Self, WriteError), CreateError> {
+        let file = File::create(path).map_err(|source| CreateError::Create {
+            path: path.display().to_string(),
+            source,
+        })?;
         let encoder = Encoder::new_eager(
             CrateVersion::LOCAL,
             EncodingOptions::PROTOBUF_COMPRESSED,
             BufWriter::with_capacity(BUFFER, file),
         )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| CreateError::Header {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let error = WriteError::default();
         Ok((
             Self {
@@ -128,7 +155,7 @@ mod tests {
         let Err(e) = RrdFile::create(&path) else {
             panic!("created {}", path.display());
         };
-        assert!(e.contains("missing/run.rrd"), "{e}");
+        assert!(e.to_string().contains("missing/run.rrd"), "{e}");
     }
 
     #[test]
