@@ -260,6 +260,8 @@ pub fn run(a: &Args) -> Result<u8> {
     );
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let unwritten: Mutex<Vec<cap_viz::VizError>> = Mutex::new(Vec::new());
+    // Results that could not be appended to results.jsonl (a full disk).
+    let unsaved: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads.min(mine.len().max(1)) {
             s.spawn(|| loop {
@@ -283,23 +285,28 @@ pub fn run(a: &Args) -> Result<u8> {
                         recorder,
                     )
                 });
+                // A worker that panicked poisons the locks; the others' results must
+                // still be written and counted, so every lock survives poisoning.
                 if let Err(e) = recordings.done(scene, task, *seed, r.as_ref().ok()) {
-                    if let Ok(mut v) = unwritten.lock() {
-                        v.push(e);
-                    }
+                    relock(&unwritten).push(e);
                 }
                 match r {
                     Ok(r) => {
-                        if let (Ok(line), Ok(mut f)) = (serde_json::to_string(&r), file.lock()) {
-                            // One line per episode, flushed: an interrupted eval keeps it.
-                            let _ = writeln!(f, "{line}").and_then(|()| f.flush());
+                        // One line per episode, flushed: an interrupted eval keeps it.
+                        let written = serde_json::to_string(&r)
+                            .map_err(std::io::Error::other)
+                            .and_then(|line| {
+                                let mut f = relock(&file);
+                                writeln!(f, "{line}").and_then(|()| f.flush())
+                            });
+                        if let Err(e) = written {
+                            relock(&unsaved).push(format!(
+                                "{task} seed {seed}: {}: {e}",
+                                results_path.display()
+                            ));
                         }
                     }
-                    Err(e) => {
-                        if let Ok(mut v) = errors.lock() {
-                            v.push(format!("{task} seed {seed}: {e:#}"));
-                        }
-                    }
+                    Err(e) => relock(&errors).push(format!("{task} seed {seed}: {e:#}")),
                 }
                 pb.inc(1);
             });
@@ -314,6 +321,10 @@ pub fn run(a: &Args) -> Result<u8> {
     for e in &unwritten {
         eprintln!("cap: {e}");
     }
+    let unsaved = unsaved.into_inner().unwrap_or_else(|e| e.into_inner());
+    for e in &unsaved {
+        eprintln!("cap: result not saved: {e}");
+    }
     let results = read_results(&results_path);
     write_summary(&a.out, &results)?;
     if !errors.is_empty() {
@@ -323,6 +334,13 @@ pub fn run(a: &Args) -> Result<u8> {
         ))
         .into());
     }
+    if !unsaved.is_empty() {
+        anyhow::bail!(
+            "{} result(s) could not be saved to {}; see above",
+            unsaved.len(),
+            results_path.display()
+        );
+    }
     if !unwritten.is_empty() {
         anyhow::bail!(
             "{} recording(s) could not be written; see above",
@@ -330,6 +348,12 @@ pub fn run(a: &Args) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// Lock `m`, also after a worker panicked holding it: what it guards (results, error
+/// lists) is still whole, and dropping it would lose finished episodes.
+fn relock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The language model side of an episode (suites without programs).
