@@ -371,8 +371,23 @@ fn api_reference_is_generated_from_the_registration() {
         "subgoal(text",
         "checkpoint(statement",
         "say(text",
+        "reachable(pos",
+        "reachable_region()",
+        "table_point(place",
+        "pick(name: object name, options?: #{yaw_deg: number, side:",
+        "place_at(name: object name, pos: [x, y, z], options?: #{yaw_deg: number})",
     ] {
         assert!(text.contains(f), "missing {f}");
+    }
+    // What decides feasibility, stated where a model reads it.
+    for fact in [
+        "the fingers open 8 cm",
+        "the hand is 20 cm wide along the fingers' closing axis",
+        "checked for collisions with the table and every object",
+        "the order of moves matters",
+        "the table's corners lie outside it",
+    ] {
+        assert!(text.contains(fact), "missing: {fact}");
     }
 }
 
