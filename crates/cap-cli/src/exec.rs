@@ -1,0 +1,231 @@
+//! `cap exec`: one program on one scene, no language model: the report and the trace
+//! written in every case, with the exit code the README's table gives.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use cap_core::scene::Scene;
+use cap_core::vocabulary::sha256_hex;
+use cap_script::run::{run_episode, EpisodeOptions};
+use cap_sim::prelude::*;
+use serde_json::{json, Value};
+
+use crate::{record, BadInput, InspectArgs};
+
+fn write_outputs(
+    out: &Path,
+    report: &Value,
+    trace: &[cap_core::trace::TraceEvent],
+) -> Result<String> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut text = String::new();
+    for ev in trace {
+        text.push_str(&serde_json::to_string(ev)?);
+        text.push('\n');
+    }
+    let digest = sha256_hex(text.as_bytes());
+    std::fs::write(out.join("trace.jsonl"), &text)
+        .with_context(|| format!("writing {}/trace.jsonl", out.display()))?;
+    let mut report = report.clone();
+    report["trace_sha256"] = json!(digest);
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )
+    .with_context(|| format!("writing {}/report.json", out.display()))?;
+    Ok(digest)
+}
+
+fn invalid(out: &Path, base: Value, reason: &str) -> Result<u8> {
+    let mut report = base;
+    report["status"] = json!("invalid");
+    report["exit_code"] = json!(2);
+    report["error"] = json!(reason);
+    // Best effort: a report even for inputs too broken to run.
+    let _ = write_outputs(out, &report, &[]);
+    Err(BadInput(reason.to_owned()).into())
+}
+
+/// Run `program_path` on `scene_path` and write the report and trace (`cap exec`).
+pub fn run(
+    scene_path: &Path,
+    program_path: &Path,
+    task: Option<&str>,
+    seed: u64,
+    out: &Path,
+    inspect: &InspectArgs,
+    record: &record::RecordArgs,
+) -> Result<u8> {
+    let wall = Instant::now();
+    let base = json!({
+        "cap_version": env!("CARGO_PKG_VERSION"),
+        "scene_path": scene_path.display().to_string(),
+        "program": program_path.display().to_string(),
+        "task": task,
+        "seed": seed,
+    });
+    let scene = match Scene::load(scene_path) {
+        Ok(s) => s,
+        Err(e) => return invalid(out, base, &e.to_string()),
+    };
+    let source = match std::fs::read_to_string(program_path) {
+        Ok(s) => s,
+        Err(e) => {
+            return invalid(
+                out,
+                base,
+                &format!("{}: cannot read: {e}", program_path.display()),
+            )
+        }
+    };
+    let task_spec = match task {
+        None => None,
+        Some(name) => match scene.task(name) {
+            Some(t) => Some(t.clone()),
+            None => {
+                let known: Vec<&str> = scene.tasks.iter().map(|t| t.name.as_str()).collect();
+                return invalid(
+                    out,
+                    base,
+                    &format!(
+                        "{}: no task `{name}`; tasks: {}",
+                        scene_path.display(),
+                        known.join(", ")
+                    ),
+                );
+            }
+        },
+    };
+    let scene = Arc::new(scene);
+    let world = match World::new(Arc::clone(&scene), seed) {
+        Ok(w) => w,
+        Err(e) => return invalid(out, base, &format!("{}: {e}", scene_path.display())),
+    };
+    // The inspector (and ONNX Runtime) is loaded only for programs that can use it.
+    let inspects = source.contains("checkpoint") || inspect.checkpoint_on_subgoal;
+    let monitor = if inspects {
+        match inspect.monitor(out) {
+            Ok(m) => m,
+            Err(e) => return invalid(out, base, &e.to_string()),
+        }
+    } else {
+        None
+    };
+    let what = task_spec
+        .as_ref()
+        .map_or("program".to_owned(), |t| t.name.clone());
+    let recorder = match record.recorder(&format!("cap exec {what} seed {seed}")) {
+        Ok(r) => r,
+        Err(e) => return invalid(out, base, &e.to_string()),
+    };
+    let opts = EpisodeOptions {
+        monitor,
+        checkpoint_on_subgoal: inspect.checkpoint_on_subgoal,
+        recorder: recorder.as_ref().map(|r| {
+            cap_viz::EpisodeLog::new(Arc::clone(r), Some(out.to_path_buf()))
+                as cap_script::run::SharedRecorder
+        }),
+        label: format!("{} seed {seed}", program_path.display()),
+        ..EpisodeOptions::default()
+    };
+    let episode = run_episode(world, &source, task_spec.as_ref(), &opts);
+
+    let status = if !episode.static_errors.is_empty() {
+        "invalid"
+    } else if episode.success == Some(true) || (task_spec.is_none() && episode.abort.is_none()) {
+        "success"
+    } else {
+        "failed"
+    };
+    let code: u8 = match status {
+        "success" => 0,
+        "failed" => 1,
+        _ => 2,
+    };
+    let primary = episode.primary_failure();
+    let subgoal = primary.as_ref().and_then(|(f, _)| {
+        episode
+            .trace
+            .iter()
+            .rev()
+            .find(|e| e.failure() == Some(f))
+            .and_then(|e| e.subgoal.clone())
+    });
+    let failure_json = primary.as_ref().map(|(f, line)| {
+        json!({"kind": f.kind, "message": f.message, "object": f.object, "line": line, "subgoal": subgoal})
+    });
+    let calls = episode
+        .trace
+        .iter()
+        .filter(|e| matches!(e.event, cap_core::trace::EventKind::Call { .. }))
+        .count();
+    let mut report = base;
+    report["scene"] = json!(scene.name);
+    report["instruction"] = json!(task_spec.as_ref().map(|t| t.instruction.clone()));
+    report["program_sha256"] = json!(sha256_hex(source.as_bytes()));
+    report["status"] = json!(status);
+    report["exit_code"] = json!(code);
+    report["success"] = json!(episode.success);
+    // Also when the program aborted: "the predicate held, but the program did not end".
+    report["predicate_held"] = json!(episode.predicate);
+    report["failure"] = failure_json.unwrap_or(Value::Null);
+    report["static_errors"] = serde_json::to_value(&episode.static_errors)?;
+    report["sim_time_s"] = json!(episode.world.sim_time_s());
+    report["steps"] = json!(episode.world.steps());
+    report["calls"] = json!(calls);
+    report["inspector"] = json!(format!("{:?}", inspect.inspector).to_lowercase());
+    report["checkpoints"] = json!(episode
+        .trace
+        .iter()
+        .filter_map(|e| match &e.event {
+            cap_core::trace::EventKind::Checkpoint {
+                statement,
+                automatic,
+                verdicts,
+                disagreement,
+                ..
+            } => Some(json!({
+                "statement": statement,
+                "automatic": automatic,
+                "line": e.line,
+                "subgoal": e.subgoal,
+                "answer": verdicts.first().map(|v| v.answer),
+                "confidence": verdicts.first().map(|v| v.confidence),
+                "disagreement": disagreement,
+            })),
+            _ => None,
+        })
+        .collect::<Vec<_>>());
+    report["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
+    // The recording is closed (rerun writes its footer) while the run's own outputs
+    // are written.
+    let finishing = record::finish_with_report(recorder.as_ref(), &report)?;
+    let digest = write_outputs(out, &report, &episode.trace)?;
+    let recorded = record.closed(finishing);
+
+    println!(
+        "{what} (seed {seed}): {status} — {calls} calls, {:.2} s simulated, {:.3} s wall; trace {} ({})",
+        episode.world.sim_time_s(),
+        wall.elapsed().as_secs_f64(),
+        out.join("trace.jsonl").display(),
+        &digest[..12]
+    );
+    if let Some((f, line)) = &primary {
+        let at = line.map_or(String::new(), |l| format!(" at line {l}"));
+        let sg = subgoal.map_or(String::new(), |s| format!(" (subgoal: {s})"));
+        let msg = format!("{}{at}{sg}: {}", f.kind, f.message);
+        println!("  failure: {msg}");
+        if code == 2 {
+            for e in episode.static_errors.iter().skip(1) {
+                println!("  also: {e}");
+            }
+            eprintln!("cap: {}: {msg}", program_path.display());
+        } else {
+            eprintln!("cap: {what} failed: {msg}");
+        }
+    }
+    // A recording that could not be written fails the command (exit 1 at least).
+    Ok(if recorded { code } else { code.max(1) })
+}
