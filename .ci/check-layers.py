@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 # Bottom to top, as ARCHITECTURE.md's table lists them.
-LAYERS = ["cap-core", "cap-sim", "cap-script", "cap-vision", "cap-llm", "cap-agent",
+LAYERS = ["cap-core", "cap-sim", "cap-script", "cap-llm", "cap-vision", "cap-agent",
           "cap-viz", "cap-bridge", "cap-cli"]
 LOW = ["cap-core", "cap-sim", "cap-script"]
 # Crates whose presence in a low crate's tree means a heavy dependency leaked in.

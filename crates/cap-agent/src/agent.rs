@@ -611,3 +611,7 @@ impl<'a> Agent<'a> {
         report
     }
 }
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;

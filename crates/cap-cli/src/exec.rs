@@ -5,18 +5,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::report::{CheckpointFacts, EpisodeFacts, ExecReport, FailureFacts, Status};
+use crate::{record, BadInput, InspectArgs};
 use anyhow::{Context, Result};
 use cap_core::scene::Scene;
 use cap_core::vocabulary::sha256_hex;
 use cap_script::run::{run_episode, EpisodeOptions};
 use cap_sim::prelude::*;
-use serde_json::{json, Value};
-
-use crate::{record, BadInput, InspectArgs};
 
 fn write_outputs(
     out: &Path,
-    report: &Value,
+    report: &mut ExecReport,
     trace: &[cap_core::trace::TraceEvent],
 ) -> Result<String> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -28,23 +27,25 @@ fn write_outputs(
     let digest = sha256_hex(text.as_bytes());
     std::fs::write(out.join("trace.jsonl"), &text)
         .with_context(|| format!("writing {}/trace.jsonl", out.display()))?;
-    let mut report = report.clone();
-    report["trace_sha256"] = json!(digest);
+    report.trace_sha256 = Some(digest.clone());
     std::fs::write(
         out.join("report.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
+        serde_json::to_string_pretty(&*report)? + "\n",
     )
     .with_context(|| format!("writing {}/report.json", out.display()))?;
     Ok(digest)
 }
 
-fn invalid(out: &Path, base: Value, reason: &str) -> Result<u8> {
-    let mut report = base;
-    report["status"] = json!("invalid");
-    report["exit_code"] = json!(2);
-    report["error"] = json!(reason);
-    // Best effort: a report even for inputs too broken to run.
-    let _ = write_outputs(out, &report, &[]);
+fn invalid(out: &Path, base: ExecReport, reason: &str) -> Result<u8> {
+    let mut report = base.refused(reason);
+    // A report even for inputs too broken to run; if that cannot be written either,
+    // say so next to the reason.
+    if let Err(e) = write_outputs(out, &mut report, &[]) {
+        eprintln!(
+            "cap: {}: the report could not be written: {e:#}",
+            out.display()
+        );
+    }
     Err(BadInput(reason.to_owned()).into())
 }
 
@@ -59,13 +60,18 @@ pub fn run(
     record: &record::RecordArgs,
 ) -> Result<u8> {
     let wall = Instant::now();
-    let base = json!({
-        "cap_version": env!("CARGO_PKG_VERSION"),
-        "scene_path": scene_path.display().to_string(),
-        "program": program_path.display().to_string(),
-        "task": task,
-        "seed": seed,
-    });
+    let base = ExecReport {
+        cap_version: env!("CARGO_PKG_VERSION"),
+        scene_path: scene_path.display().to_string(),
+        program: program_path.display().to_string(),
+        task: task.map(str::to_owned),
+        seed,
+        status: Status::Invalid,
+        exit_code: Status::Invalid.exit_code(),
+        error: None,
+        episode: None,
+        trace_sha256: None,
+    };
     let scene = match Scene::load(scene_path) {
         Ok(s) => s,
         Err(e) => return invalid(out, base, &e.to_string()),
@@ -133,17 +139,13 @@ pub fn run(
     let episode = run_episode(world, &source, task_spec.as_ref(), &opts);
 
     let status = if !episode.static_errors.is_empty() {
-        "invalid"
+        Status::Invalid
     } else if episode.success == Some(true) || (task_spec.is_none() && episode.abort.is_none()) {
-        "success"
+        Status::Success
     } else {
-        "failed"
+        Status::Failed
     };
-    let code: u8 = match status {
-        "success" => 0,
-        "failed" => 1,
-        _ => 2,
-    };
+    let code = status.exit_code();
     let primary = episode.primary_failure();
     let subgoal = primary.as_ref().and_then(|(f, _)| {
         episode
@@ -153,30 +155,12 @@ pub fn run(
             .find(|e| e.failure() == Some(f))
             .and_then(|e| e.subgoal.clone())
     });
-    let failure_json = primary.as_ref().map(|(f, line)| {
-        json!({"kind": f.kind, "message": f.message, "object": f.object, "line": line, "subgoal": subgoal})
-    });
     let calls = episode
         .trace
         .iter()
         .filter(|e| matches!(e.event, cap_core::trace::EventKind::Call { .. }))
         .count();
-    let mut report = base;
-    report["scene"] = json!(scene.name);
-    report["instruction"] = json!(task_spec.as_ref().map(|t| t.instruction.clone()));
-    report["program_sha256"] = json!(sha256_hex(source.as_bytes()));
-    report["status"] = json!(status);
-    report["exit_code"] = json!(code);
-    report["success"] = json!(episode.success);
-    // Also when the program aborted: "the predicate held, but the program did not end".
-    report["predicate_held"] = json!(episode.predicate);
-    report["failure"] = failure_json.unwrap_or(Value::Null);
-    report["static_errors"] = serde_json::to_value(&episode.static_errors)?;
-    report["sim_time_s"] = json!(episode.world.sim_time_s());
-    report["steps"] = json!(episode.world.steps());
-    report["calls"] = json!(calls);
-    report["inspector"] = json!(format!("{:?}", inspect.inspector).to_lowercase());
-    report["checkpoints"] = json!(episode
+    let checkpoints = episode
         .trace
         .iter()
         .filter_map(|e| match &e.event {
@@ -186,25 +170,57 @@ pub fn run(
                 verdicts,
                 disagreement,
                 ..
-            } => Some(json!({
-                "statement": statement,
-                "automatic": automatic,
-                "line": e.line,
-                "subgoal": e.subgoal,
-                "answer": verdicts.first().map(|v| v.answer),
-                "confidence": verdicts.first().map(|v| v.confidence),
-                "disagreement": disagreement,
-            })),
+            } => Some(CheckpointFacts {
+                statement: statement.clone(),
+                automatic: *automatic,
+                line: e.line,
+                subgoal: e.subgoal.clone(),
+                answer: verdicts.first().map(|v| v.answer),
+                confidence: verdicts.first().map(|v| v.confidence),
+                disagreement: *disagreement,
+            }),
             _ => None,
         })
-        .collect::<Vec<_>>());
-    report["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
+        .collect();
+    let mut report = ExecReport {
+        status,
+        exit_code: code,
+        episode: Some(EpisodeFacts {
+            scene: scene.name.clone(),
+            instruction: task_spec.as_ref().map(|t| t.instruction.clone()),
+            program_sha256: sha256_hex(source.as_bytes()),
+            success: episode.success,
+            // Also when the program aborted: "the predicate held, but the program did
+            // not end".
+            predicate_held: episode.predicate,
+            failure: primary.as_ref().map(|(f, line)| FailureFacts {
+                kind: f.kind,
+                message: f.message.clone(),
+                object: f.object.clone(),
+                line: *line,
+                subgoal: subgoal.clone(),
+            }),
+            static_errors: episode.static_errors.clone(),
+            sim_time_s: episode.world.sim_time_s(),
+            steps: episode.world.steps(),
+            calls,
+            inspector: format!("{:?}", inspect.inspector).to_lowercase(),
+            checkpoints,
+            wall_time_s: wall.elapsed().as_secs_f64(),
+        }),
+        ..base
+    };
     // The recording is closed (rerun writes its footer) while the run's own outputs
     // are written.
     let finishing = record::finish_with_report(recorder.as_ref(), &report)?;
-    let digest = write_outputs(out, &report, &episode.trace)?;
+    let digest = write_outputs(out, &mut report, &episode.trace)?;
     let recorded = record.closed(finishing);
 
+    let status = match status {
+        Status::Success => "success",
+        Status::Failed => "failed",
+        Status::Invalid => "invalid",
+    };
     println!(
         "{what} (seed {seed}): {status} — {calls} calls, {:.2} s simulated, {:.3} s wall; trace {} ({})",
         episode.world.sim_time_s(),

@@ -9,6 +9,7 @@ mod eval;
 mod exec;
 mod llm;
 mod record;
+mod report;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -211,9 +212,10 @@ impl InspectArgs {
                     )
                     .into());
                 };
-                Some(Box::new(cap_vision::RemoteInspector::new(
-                    cap_vision::remote::RemoteConfig::new(url, model),
-                )))
+                Some(Box::new(
+                    cap_vision::RemoteInspector::new(cap_vision::remote::config(url, model))
+                        .map_err(|e| BadInput(format!("remote inspector: {e}")))?,
+                ))
             }
         })
     }
@@ -315,40 +317,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn read_png_rgb(path: &Path) -> Result<(Vec<u8>, usize, usize)> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| BadInput(format!("{}: cannot open: {e}", path.display())))?;
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| BadInput(format!("{}: not a PNG: {e}", path.display())))?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| BadInput(format!("{}: image too large", path.display())))?;
-    let mut buf = vec![0; size];
-    let info = reader
-        .next_frame(&mut buf)
-        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    let (w, h) = (info.width as usize, info.height as usize);
-    let rgb: Vec<u8> = match info.color_type {
-        png::ColorType::Rgb => buf[..w * h * 3].to_vec(),
-        png::ColorType::Rgba => buf[..w * h * 4]
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
-        png::ColorType::Grayscale => buf[..w * h].iter().flat_map(|&g| [g, g, g]).collect(),
-        png::ColorType::GrayscaleAlpha => buf[..w * h * 2]
-            .chunks_exact(2)
-            .flat_map(|p| [p[0], p[0], p[0]])
-            .collect(),
-        png::ColorType::Indexed => {
-            return Err(BadInput(format!("{}: indexed PNG not expanded", path.display())).into())
-        }
-    };
-    Ok((rgb, w, h))
-}
-
 fn inspect_image(
     image: &Path,
     statement: &str,
@@ -356,7 +324,7 @@ fn inspect_image(
     args: &InspectArgs,
 ) -> Result<u8> {
     let scene = scene.map(Scene::load).transpose()?;
-    let (rgb, w, h) = read_png_rgb(image)?;
+    let (rgb, w, h) = cap_vision::png_io::read_rgb(image).map_err(|e| BadInput(e.to_string()))?;
     let t = Instant::now();
     let verdict = match args.inspector {
         InspectorKind::Vision => args
@@ -418,7 +386,7 @@ fn render(scene_path: &Path, seed: u64, camera: Option<&str>, out: &Path) -> Res
     let world = World::new(Arc::clone(&scene), seed)?;
     for cam in &cameras {
         let frame = world.render(cam);
-        let paths = frame.write_pngs(out, &cam.name)?;
+        let paths = cap_vision::png_io::write_pngs(&frame, out, &cam.name)?;
         println!("{}", paths.rgb.display());
         println!("{}", paths.depth.display());
         println!("{}", paths.seg.display());

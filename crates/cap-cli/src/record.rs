@@ -77,7 +77,7 @@ impl RecordArgs {
 /// [`RecordArgs::closed`].
 pub fn finish_with_report<'a>(
     recorder: Option<&'a Arc<Recorder>>,
-    report: &serde_json::Value,
+    report: &impl serde::Serialize,
 ) -> serde_json::Result<Option<Finishing<'a>>> {
     let Some(r) = recorder else {
         return Ok(None);

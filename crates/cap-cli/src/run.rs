@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use cap_agent::agent::Progress;
 use cap_agent::{Agent, Prompts, RunConfig};
 use cap_core::scene::Scene;
-use serde_json::json;
 
 use crate::llm::{say, LlmArgs};
 use crate::{BadInput, InspectArgs};
@@ -172,14 +171,16 @@ pub fn run(a: &Args) -> Result<u8> {
     if let Some(p) = &report.final_program {
         std::fs::write(a.out.join("final.rhai"), p)?;
     }
-    let mut full = serde_json::to_value(&report)?;
-    full["scene_path"] = json!(a.scene.display().to_string());
-    full["seeds"] = json!(a.seeds);
-    full["threshold"] = json!(a.threshold);
-    full["cache"] = json!(cache_dir.display().to_string());
-    full["wall_time_s"] = json!(wall.elapsed().as_secs_f64());
-    full["tokens_in"] = json!(report.attempts.iter().map(|x| x.tokens_in).sum::<u64>());
-    full["tokens_out"] = json!(report.attempts.iter().map(|x| x.tokens_out).sum::<u64>());
+    let full = crate::report::RunFile {
+        report: &report,
+        scene_path: a.scene.display().to_string(),
+        seeds: a.seeds,
+        threshold: a.threshold,
+        cache: cache_dir.display().to_string(),
+        wall_time_s: wall.elapsed().as_secs_f64(),
+        tokens_in: report.attempts.iter().map(|x| x.tokens_in).sum(),
+        tokens_out: report.attempts.iter().map(|x| x.tokens_out).sum(),
+    };
     // The recording is closed (rerun writes its footer) while the report is written.
     let finishing = crate::record::finish_with_report(recorder.as_ref(), &full)?;
     std::fs::write(a.out.join("report.json"), serde_json::to_vec_pretty(&full)?)?;

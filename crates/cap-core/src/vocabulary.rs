@@ -8,6 +8,14 @@
 
 use crate::scene::{ObjectKind, ObjectSpec, PALETTE};
 
+/// The kind a description word names: a synonym, singular or plural ("cans").
+pub fn kind_of_word(word: &str) -> Option<ObjectKind> {
+    let one = singular(word);
+    ObjectKind::ALL
+        .into_iter()
+        .find(|k| k.synonyms().iter().any(|s| *s == word || *s == one))
+}
+
 /// An object whose centre is this far below the table top (z = 0) has fallen off it.
 pub const OFF_TABLE_Z_M: f64 = -0.03;
 
@@ -74,7 +82,7 @@ impl Description {
                 if d.color.replace((*c).to_owned()).is_some() {
                     return Err(DescriptionError::Conflict(ws.join(" ")));
                 }
-            } else if let Some(k) = ObjectKind::from_word(w) {
+            } else if let Some(k) = kind_of_word(w) {
                 if d.kind.replace(k).is_some() {
                     return Err(DescriptionError::Conflict(ws.join(" ")));
                 }

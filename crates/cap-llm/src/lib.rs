@@ -10,6 +10,9 @@
 //!   in-process by llama.cpp, the default when no endpoint is configured; decoding can
 //!   be constrained by a grammar ([`ChatRequest::grammar`]).
 //!
+//! Messages may carry images ([`Image`]): the remote vision inspector of `cap-vision`
+//! asks its model through the same HTTP provider.
+//!
 //! The interface is synchronous ([`Provider::chat`]): callers are episode loops, and
 //! the HTTP provider drives its own small tokio runtime.
 
@@ -23,36 +26,70 @@ use serde::{Deserialize, Serialize};
 pub use cache::CachedProvider;
 pub use openai::{OpenAiConfig, OpenAiProvider};
 
-/// One chat message.
+/// One chat message: text, and images for models that see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Message {
     /// `system`, `user` or `assistant`.
     pub role: String,
     /// The text.
     pub content: String,
+    /// Images after the text (OpenAI's `image_url` content parts). Absent from the
+    /// cache key when empty, so text-only entries keep their keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<Image>,
+}
+
+/// An image attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Image {
+    /// Its media type, e.g. `image/png`.
+    pub media_type: String,
+    /// The file's bytes, base64 (standard alphabet, padded).
+    pub base64: String,
+}
+
+impl Image {
+    /// A PNG image from its file bytes.
+    pub fn png(bytes: &[u8]) -> Self {
+        use base64::Engine as _;
+        Self {
+            media_type: "image/png".into(),
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// The image as a `data:` URL.
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.media_type, self.base64)
+    }
 }
 
 impl Message {
+    fn text(role: &str, text: impl Into<String>) -> Self {
+        Self {
+            role: role.into(),
+            content: text.into(),
+            images: Vec::new(),
+        }
+    }
     /// A system message.
     pub fn system(text: impl Into<String>) -> Self {
-        Self {
-            role: "system".into(),
-            content: text.into(),
-        }
+        Self::text("system", text)
     }
     /// A user message.
     pub fn user(text: impl Into<String>) -> Self {
+        Self::text("user", text)
+    }
+    /// A user message with images after its text.
+    pub fn user_with_images(text: impl Into<String>, images: Vec<Image>) -> Self {
         Self {
-            role: "user".into(),
-            content: text.into(),
+            images,
+            ..Self::text("user", text)
         }
     }
     /// An assistant message.
     pub fn assistant(text: impl Into<String>) -> Self {
-        Self {
-            role: "assistant".into(),
-            content: text.into(),
-        }
+        Self::text("assistant", text)
     }
 }
 
@@ -103,12 +140,14 @@ pub enum LlmError {
         message: String,
     },
     /// The key was refused.
-    #[error("{url}: HTTP {status}: the API key was refused (set CAP_LLM_API_KEY or --api-key)")]
+    #[error("{url}: HTTP {status}: the API key was refused ({hint})")]
     Auth {
         /// The URL.
         url: String,
         /// 401 or 403.
         status: u16,
+        /// Where the key comes from, e.g. "set CAP_LLM_API_KEY or --api-key".
+        hint: String,
     },
     /// Another HTTP error, after retries where they apply.
     #[error("{url}: HTTP {status}: {body}")]
@@ -148,6 +187,14 @@ pub enum LlmError {
     #[error("local model: {message}")]
     Generation {
         /// What failed.
+        message: String,
+    },
+    /// The provider cannot take this request (images sent to a text-only model).
+    #[error("{provider}: {message}")]
+    Unsupported {
+        /// The provider.
+        provider: String,
+        /// What it cannot do.
         message: String,
     },
     /// Reading or writing the cache failed.

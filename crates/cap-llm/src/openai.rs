@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::{estimate_tokens, ChatRequest, ChatResponse, LlmError, Provider};
+use crate::{estimate_tokens, ChatRequest, ChatResponse, LlmError, Message, Provider};
 
 /// Where and how to ask.
 #[derive(Debug, Clone)]
@@ -21,13 +21,22 @@ pub struct OpenAiConfig {
     pub retries: u32,
     /// First backoff delay; doubles each retry.
     pub backoff: Duration,
+    /// Where the key comes from, for the message when it is refused.
+    pub key_hint: String,
 }
 
 impl OpenAiConfig {
     /// `base_url` and `model`, key from `CAP_LLM_API_KEY` or `OPENAI_API_KEY`, 120 s
     /// timeout, 3 retries from 1 s.
     pub fn new(base_url: &str, model: &str) -> Self {
-        let api_key = ["CAP_LLM_API_KEY", "OPENAI_API_KEY"]
+        let mut c = Self::with_key_from(base_url, model, &["CAP_LLM_API_KEY", "OPENAI_API_KEY"]);
+        c.key_hint = "set CAP_LLM_API_KEY or --api-key".into();
+        c
+    }
+
+    /// As [`Self::new`], with the key from the first of `vars` that is set.
+    pub fn with_key_from(base_url: &str, model: &str, vars: &[&str]) -> Self {
+        let api_key = vars
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|k| !k.is_empty()));
         Self {
@@ -37,8 +46,29 @@ impl OpenAiConfig {
             timeout: Duration::from_secs(120),
             retries: 3,
             backoff: Duration::from_secs(1),
+            key_hint: format!("set {}", vars.first().copied().unwrap_or("the API key")),
         }
     }
+}
+
+/// The request body's messages: plain text content, or text and `image_url` parts.
+fn wire_messages(messages: &[Message]) -> Vec<Value> {
+    messages
+        .iter()
+        .map(|m| {
+            if m.images.is_empty() {
+                json!({"role": m.role, "content": m.content})
+            } else {
+                let mut parts = vec![json!({"type": "text", "text": m.content})];
+                parts.extend(
+                    m.images
+                        .iter()
+                        .map(|i| json!({"type": "image_url", "image_url": {"url": i.data_url()}})),
+                );
+                json!({"role": m.role, "content": parts})
+            }
+        })
+        .collect()
 }
 
 /// The HTTP provider.
@@ -105,7 +135,7 @@ impl Provider for OpenAiProvider {
         let url = format!("{}/chat/completions", self.config.base_url);
         let body = json!({
             "model": self.config.model,
-            "messages": req.messages,
+            "messages": wire_messages(&req.messages),
             "temperature": req.temperature,
             "max_tokens": req.max_tokens,
             // Providers that support it make sampling reproducible per sample index.
@@ -129,7 +159,13 @@ impl Provider for OpenAiProvider {
                 };
                 match status {
                     200..=299 => return parse(&url, &text, req, &self.config.model),
-                    401 | 403 => return Err(LlmError::Auth { url, status }),
+                    401 | 403 => {
+                        return Err(LlmError::Auth {
+                            url,
+                            status,
+                            hint: self.config.key_hint.clone(),
+                        })
+                    }
                     429 | 500..=599 => {
                         last = Some(LlmError::Http {
                             url: url.clone(),
@@ -176,4 +212,31 @@ fn parse(url: &str, text: &str, req: &ChatRequest, model: &str) -> Result<ChatRe
         content,
         cached: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Image;
+
+    #[test]
+    fn text_messages_stay_strings_and_images_become_parts() {
+        let m = wire_messages(&[
+            Message::system("s"),
+            Message::user_with_images("look", vec![Image::png(b"\x89PNG")]),
+        ]);
+        assert_eq!(m[0], json!({"role": "system", "content": "s"}));
+        assert_eq!(m[1]["content"][0], json!({"type": "text", "text": "look"}));
+        assert_eq!(
+            m[1]["content"][1]["image_url"]["url"],
+            json!("data:image/png;base64,iVBORw==")
+        );
+    }
+
+    #[test]
+    fn a_key_comes_from_the_named_variables() {
+        let c = OpenAiConfig::with_key_from("http://h/v1/", "m", &["CAP_TEST_NO_SUCH_KEY_VAR"]);
+        assert_eq!((c.base_url.as_str(), c.api_key), ("http://h/v1", None));
+        assert_eq!(c.key_hint, "set CAP_TEST_NO_SUCH_KEY_VAR");
+    }
 }

@@ -63,7 +63,7 @@ pub trait EpisodeRecorder: Send + Sync {
 /// One episode being recorded ([`EpisodeRecorder::begin`]).
 pub trait RecordedEpisode: Send {
     /// Installed on the world for the episode, to see every physics step.
-    fn observer(&self) -> Option<cap_sim::visual::SharedObserver>;
+    fn observer(&self) -> Option<cap_sim::observer::SharedObserver>;
     /// The episode ended with `trace` on the settled `world`.
     fn end(self: Box<Self>, world: &World, trace: &[TraceEvent]);
 }
@@ -428,3 +428,7 @@ pub fn check_predicate(scene: &Scene, expr: &str) -> Vec<StaticError> {
         Ok(ast) => check_ast(&ast, scene, true),
     }
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

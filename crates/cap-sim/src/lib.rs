@@ -15,9 +15,12 @@
 //! (`2 μ F_grip`); a sustained excess (the object dragged into the table or another
 //! object) breaks the grasp and is reported as `slipped`.
 
+pub mod build;
 pub mod convert;
 pub mod geometry;
 pub mod grasp;
+pub mod labels;
+pub mod observer;
 pub mod plan;
 pub mod primitives;
 pub mod query;
@@ -37,6 +40,6 @@ pub mod prelude {
     pub use crate::primitives::Primitives;
     pub use crate::query::{ObjectState, Which};
     pub use crate::reach::{Reach, Region};
-    pub use crate::render::{Frame, FramePaths};
+    pub use crate::render::Frame;
     pub use crate::world::{World, WorldError, DT_S};
 }

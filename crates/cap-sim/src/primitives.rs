@@ -146,6 +146,88 @@ impl World {
         let t = pose.translation.vector;
         Isometry3::from_parts(Translation3::new(t.x, t.y, z), pose.rotation)
     }
+
+    /// Plan the approach to `pre` (from where the arm is) and the straight descent to
+    /// `grasp`, both checked for collisions, without moving anything.
+    fn plan_grasp(
+        &self,
+        pre: &Isometry3<f64>,
+        grasp: &Isometry3<f64>,
+        allowed: &Allowed,
+    ) -> Result<(JointTrajectory, JointTrajectory), Failure> {
+        let q0 = self.joint_positions();
+        let approach = self.plan_move(&q0, pre, false)?;
+        self.check_path(&approach, &Allowed::default())?;
+        let q_pre = approach.points.last().copied().unwrap_or(q0);
+        let descent = self.plan_cartesian(&q_pre, grasp)?;
+        self.check_path(&descent, allowed)?;
+        Ok((approach, descent))
+    }
+
+    fn place(
+        &mut self,
+        name: &str,
+        pos: Point3<f64>,
+        allowed: Allowed,
+        yaw_rad: Option<f64>,
+    ) -> Result<(), Failure> {
+        let holding = self.holding();
+        if holding.as_deref() != Some(name) {
+            let what = holding.map_or("nothing".to_owned(), |h| h.to_string());
+            return Err(Failure::with_object(
+                FailureKind::WrongOrder,
+                format!("cannot place {name}: the gripper holds {what}; pick({name}) first"),
+                name,
+            ));
+        }
+        let o = self.object(name)?;
+        let tcp = self.tcp();
+        // Offsets from the tool to the object's centre (xy) and bottom (z).
+        let dxy = o.position().xy().coords - tcp.translation.vector.xy();
+        let dz_bottom = o.aabb_min.z - tcp.translation.z;
+        // A final yaw turns the tool about its (vertical) axis, and the object's offset
+        // from the tool with it. A box looks the same turned half a turn, so it turns
+        // at most a quarter turn either way.
+        let (rotation, dxy) = match yaw_rad {
+            None => (tcp.rotation, dxy),
+            Some(want) => {
+                finite("yaw", &[want])?;
+                let mut turn = wrap(want - o.yaw_rad());
+                if o.kind == ObjectKind::Box {
+                    if turn > FRAC_PI_2 {
+                        turn -= PI;
+                    } else if turn <= -FRAC_PI_2 {
+                        turn += PI;
+                    }
+                }
+                let r = math::rot_z(turn);
+                let d = r * Vector3::new(dxy.x, dxy.y, 0.0);
+                (r * tcp.rotation, d.xy())
+            }
+        };
+        let goal = Isometry3::from_parts(
+            Translation3::new(
+                pos.x - dxy.x,
+                pos.y - dxy.y,
+                pos.z + PLACE_CLEARANCE_M - dz_bottom,
+            ),
+            rotation,
+        );
+        let pre = World::above(
+            &goal,
+            self.approach_height(goal.translation.z)
+                .max(tcp.translation.z),
+        );
+        self.go(&pre, &Allowed::default(), false)?;
+        self.go(&goal, &allowed, true)?;
+        self.open_gripper()?;
+        let mut after = allowed.objects.clone();
+        if let Some(i) = self.object_index(name) {
+            after.push(i);
+        }
+        let retreat = World::above(&goal, pre.translation.z);
+        self.go(&retreat, &Allowed { objects: after }, true)
+    }
 }
 
 impl Primitives for World {
@@ -288,90 +370,6 @@ impl Primitives for World {
         finite("place_at position", pos.coords.as_slice())?;
         self.object(name)?;
         self.place(name, pos, Allowed::default(), yaw_rad)
-    }
-}
-
-impl World {
-    /// Plan the approach to `pre` (from where the arm is) and the straight descent to
-    /// `grasp`, both checked for collisions, without moving anything.
-    fn plan_grasp(
-        &self,
-        pre: &Isometry3<f64>,
-        grasp: &Isometry3<f64>,
-        allowed: &Allowed,
-    ) -> Result<(JointTrajectory, JointTrajectory), Failure> {
-        let q0 = self.joint_positions();
-        let approach = self.plan_move(&q0, pre, false)?;
-        self.check_path(&approach, &Allowed::default())?;
-        let q_pre = approach.points.last().copied().unwrap_or(q0);
-        let descent = self.plan_cartesian(&q_pre, grasp)?;
-        self.check_path(&descent, allowed)?;
-        Ok((approach, descent))
-    }
-
-    fn place(
-        &mut self,
-        name: &str,
-        pos: Point3<f64>,
-        allowed: Allowed,
-        yaw_rad: Option<f64>,
-    ) -> Result<(), Failure> {
-        let holding = self.holding();
-        if holding.as_deref() != Some(name) {
-            let what = holding.map_or("nothing".to_owned(), |h| h.to_string());
-            return Err(Failure::with_object(
-                FailureKind::WrongOrder,
-                format!("cannot place {name}: the gripper holds {what}; pick({name}) first"),
-                name,
-            ));
-        }
-        let o = self.object(name)?;
-        let tcp = self.tcp();
-        // Offsets from the tool to the object's centre (xy) and bottom (z).
-        let dxy = o.position().xy().coords - tcp.translation.vector.xy();
-        let dz_bottom = o.aabb_min.z - tcp.translation.z;
-        // A final yaw turns the tool about its (vertical) axis, and the object's offset
-        // from the tool with it. A box looks the same turned half a turn, so it turns
-        // at most a quarter turn either way.
-        let (rotation, dxy) = match yaw_rad {
-            None => (tcp.rotation, dxy),
-            Some(want) => {
-                finite("yaw", &[want])?;
-                let mut turn = wrap(want - o.yaw_rad());
-                if o.kind == ObjectKind::Box {
-                    if turn > FRAC_PI_2 {
-                        turn -= PI;
-                    } else if turn <= -FRAC_PI_2 {
-                        turn += PI;
-                    }
-                }
-                let r = math::rot_z(turn);
-                let d = r * Vector3::new(dxy.x, dxy.y, 0.0);
-                (r * tcp.rotation, d.xy())
-            }
-        };
-        let goal = Isometry3::from_parts(
-            Translation3::new(
-                pos.x - dxy.x,
-                pos.y - dxy.y,
-                pos.z + PLACE_CLEARANCE_M - dz_bottom,
-            ),
-            rotation,
-        );
-        let pre = World::above(
-            &goal,
-            self.approach_height(goal.translation.z)
-                .max(tcp.translation.z),
-        );
-        self.go(&pre, &Allowed::default(), false)?;
-        self.go(&goal, &allowed, true)?;
-        self.open_gripper()?;
-        let mut after = allowed.objects.clone();
-        if let Some(i) = self.object_index(name) {
-            after.push(i);
-        }
-        let retreat = World::above(&goal, pre.translation.z);
-        self.go(&retreat, &Allowed { objects: after }, true)
     }
 }
 

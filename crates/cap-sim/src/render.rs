@@ -1,29 +1,18 @@
 //! Headless cameras: RGB, depth and object-id segmentation rendered from the
 //! simulation's own collision geometry by a small z-buffer rasteriser.
 //!
-//! Every collider is tessellated once (parry's `to_trimesh`) when the world is built;
-//! a frame transforms those meshes by the colliders' current poses, clips them at the
+//! Every labelled collider is tessellated once (parry's `to_trimesh`) when the world is
+//! built, into a [`RenderModel`]; a frame ([`RenderModel::render`], over the collider
+//! set it was built from) transforms those meshes by the colliders' current poses, clips them at the
 //! near plane and rasterises them with perspective-correct depth and flat Lambert
 //! shading. Everything is `f32` arithmetic in a fixed order, so the same world state
 //! gives the same bytes. A rasteriser rather than ray casting: a 224×224 frame is ~50k
 //! rays but only ~3k triangles, and rasterising them costs well under a millisecond.
 
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
-
 use cap_core::scene::CameraSpec;
 use rapier3d::prelude::*;
 
-use crate::world::World;
-
-/// Segmentation id of pixels that see nothing.
-pub const SEG_BACKGROUND: u16 = 0;
-/// Segmentation id of the table.
-pub const SEG_TABLE: u16 = 1;
-/// Segmentation id of every robot part (links, hand, fingers, base).
-pub const SEG_ROBOT: u16 = 2;
-/// Segmentation id of scene object `i` (file order) is `SEG_OBJECT0 + i`.
-pub const SEG_OBJECT0: u16 = 3;
+use crate::labels::{Label, Labels, SEG_BACKGROUND};
 
 const NEAR_M: f32 = 0.01;
 const BACKGROUND_RGB: [u8; 3] = [214, 222, 230];
@@ -31,21 +20,25 @@ const BACKGROUND_RGB: [u8; 3] = [214, 222, 230];
 const LIGHT: [f32; 3] = [0.35, 0.25, 0.9];
 const AMBIENT: f32 = 0.38;
 
-/// A tessellated collider.
+/// A tessellated collider with its label.
 #[derive(Debug, Clone)]
-pub(crate) struct RenderMesh {
-    pub(crate) collider: ColliderHandle,
+pub struct RenderMesh {
+    /// The collider.
+    pub collider: ColliderHandle,
+    /// What it is: colour, segmentation id, entity path.
+    pub label: Label,
     /// Vertices in the collider's frame.
-    pub(crate) vertices: Vec<Vec3>,
-    pub(crate) triangles: Vec<[u32; 3]>,
-    pub(crate) rgb: [f32; 3],
-    seg: u16,
+    pub vertices: Vec<Vec3>,
+    /// Triangles (indices into `vertices`).
+    pub triangles: Vec<[u32; 3]>,
 }
 
-/// The tessellation of a whole world, built once and shared by forks.
+/// The tessellation of a whole world, built once and shared by forks: the renderer's
+/// input, with the collider set whose poses it draws.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RenderModel {
-    pub(crate) meshes: Vec<RenderMesh>,
+pub struct RenderModel {
+    /// One mesh per labelled collider, in the collider set's order.
+    pub meshes: Vec<RenderMesh>,
 }
 
 fn tessellate(shape: &dyn Shape, out_v: &mut Vec<Vec3>, out_t: &mut Vec<[u32; 3]>, pose: Pose3) {
@@ -75,34 +68,127 @@ fn tessellate(shape: &dyn Shape, out_v: &mut Vec<Vec3>, out_t: &mut Vec<[u32; 3]
 }
 
 impl RenderModel {
-    /// Tessellate every collider. `classify` gives each collider its colour and
-    /// segmentation id.
-    pub(crate) fn build(
-        colliders: &ColliderSet,
-        classify: impl Fn(ColliderHandle, &Collider) -> ([f32; 3], u16),
-    ) -> Self {
+    /// Tessellate every labelled collider of `colliders` (in the set's order, which
+    /// fixes the draw order and so the bytes of a frame).
+    pub fn build(colliders: &ColliderSet, labels: &Labels) -> Self {
         let mut meshes = Vec::new();
         for (h, c) in colliders.iter() {
+            let Some(label) = labels.get(h) else {
+                continue;
+            };
             let mut vertices = Vec::new();
             let mut triangles = Vec::new();
             // Geometry is tessellated in the collider's own frame; the parent offset is
             // part of `position()` at render time.
             tessellate(c.shape(), &mut vertices, &mut triangles, Pose3::IDENTITY);
-            let (rgb, seg) = classify(h, c);
             meshes.push(RenderMesh {
                 collider: h,
+                label: label.clone(),
                 vertices,
                 triangles,
-                rgb,
-                seg,
             });
         }
         Self { meshes }
     }
 
     /// Triangles across all meshes.
-    pub(crate) fn triangle_count(&self) -> usize {
+    pub fn triangle_count(&self) -> usize {
         self.meshes.iter().map(|m| m.triangles.len()).sum()
+    }
+
+    /// Render `camera`'s RGB, depth and segmentation images of `colliders` at their
+    /// current poses (the pipeline of a frame: transform, clip, rasterise, shade).
+    pub fn render(&self, colliders: &ColliderSet, camera: &CameraSpec) -> Frame {
+        let (w, h) = (camera.width as usize, camera.height as usize);
+        let proj = Projection::new(camera);
+        let mut rgb = vec![0u8; w * h * 3];
+        for px in rgb.chunks_exact_mut(3) {
+            px.copy_from_slice(&BACKGROUND_RGB);
+        }
+        let mut inv_z = vec![0.0f32; w * h];
+        let mut seg = vec![SEG_BACKGROUND; w * h];
+        let mut target = Target {
+            w,
+            h,
+            rgb: &mut rgb,
+            inv_z: &mut inv_z,
+            seg: &mut seg,
+        };
+        let light = Vec3::from(LIGHT).normalize();
+        let mut cam_v: Vec<Vec3> = Vec::new();
+        let mut world_v: Vec<Vec3> = Vec::new();
+        let mut clipped = Vec::with_capacity(4);
+        for mesh in &self.meshes {
+            let Some(collider) = colliders.get(mesh.collider) else {
+                continue;
+            };
+            let pose = *collider.position();
+            world_v.clear();
+            world_v.extend(mesh.vertices.iter().map(|&v| pose * v));
+            cam_v.clear();
+            cam_v.extend(world_v.iter().map(|&v| proj.to_camera(v)));
+            for &[i, j, k] in &mesh.triangles {
+                let (i, j, k) = (i as usize, j as usize, k as usize);
+                let tri = [cam_v[i], cam_v[j], cam_v[k]];
+                if tri.iter().all(|v| v.z < NEAR_M) {
+                    continue;
+                }
+                // Flat shading from the world-space face normal, lit on the side facing
+                // the camera (so winding does not matter).
+                let (a, b, c) = (world_v[i], world_v[j], world_v[k]);
+                let mut n = (b - a).cross(c - a);
+                let len = n.length();
+                if len < 1e-12 {
+                    continue;
+                }
+                n /= len;
+                if n.dot(proj.eye - a) < 0.0 {
+                    n = -n;
+                }
+                let shade = AMBIENT + (1.0 - AMBIENT) * n.dot(light).max(0.0);
+                let color = [
+                    (mesh.label.rgb[0] * shade * 255.0).clamp(0.0, 255.0) as u8,
+                    (mesh.label.rgb[1] * shade * 255.0).clamp(0.0, 255.0) as u8,
+                    (mesh.label.rgb[2] * shade * 255.0).clamp(0.0, 255.0) as u8,
+                ];
+                let to_s = |v: Vec3| {
+                    let (x, y) = proj.to_pixel(v);
+                    SVert {
+                        x,
+                        y,
+                        inv_z: 1.0 / v.z,
+                    }
+                };
+                if tri.iter().all(|v| v.z >= NEAR_M) {
+                    target.triangle(
+                        [to_s(tri[0]), to_s(tri[1]), to_s(tri[2])],
+                        color,
+                        mesh.label.seg,
+                    );
+                } else {
+                    clip_near(&tri, &mut clipped);
+                    for t in 1..clipped.len().saturating_sub(1) {
+                        target.triangle(
+                            [to_s(clipped[0]), to_s(clipped[t]), to_s(clipped[t + 1])],
+                            color,
+                            mesh.label.seg,
+                        );
+                    }
+                }
+            }
+        }
+        let depth_m = inv_z
+            .iter()
+            .map(|&iz| if iz > 0.0 { 1.0 / iz } else { 0.0 })
+            .collect();
+        Frame {
+            camera: camera.name.clone(),
+            width: camera.width,
+            height: camera.height,
+            rgb,
+            depth_m,
+            seg,
+        }
     }
 }
 
@@ -119,140 +205,12 @@ pub struct Frame {
     pub rgb: Vec<u8>,
     /// Distance along the optical axis, metres; 0 where nothing was hit.
     pub depth_m: Vec<f32>,
-    /// Segmentation ids ([`SEG_BACKGROUND`], [`SEG_TABLE`], [`SEG_ROBOT`],
-    /// [`SEG_OBJECT0`] + object index).
+    /// Segmentation ids ([`crate::labels`]: background, table, robot, first object +
+    /// object index).
     pub seg: Vec<u16>,
 }
 
-/// Writing a frame's images failed.
-#[derive(Debug, thiserror::Error)]
-pub enum FrameWriteError {
-    /// Creating or writing the file failed.
-    #[error("writing {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The PNG encoder refused the data.
-    #[error("encoding {path}: {source}")]
-    Png {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: png::EncodingError,
-    },
-}
-
-/// The image paths of a written frame.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FramePaths {
-    /// 8-bit RGB PNG.
-    pub rgb: PathBuf,
-    /// 16-bit grey PNG, millimetres (0 = no hit).
-    pub depth: PathBuf,
-    /// 8-bit RGB PNG, one colour per segmentation id (palette in [`seg_color`]).
-    pub seg: PathBuf,
-}
-
-/// The display colour of a segmentation id in `*_seg.png`.
-pub fn seg_color(id: u16) -> [u8; 3] {
-    match id {
-        SEG_BACKGROUND => [0, 0, 0],
-        SEG_TABLE => [90, 90, 90],
-        SEG_ROBOT => [200, 200, 200],
-        i => {
-            // Well-separated hues by golden-angle steps.
-            let h = ((i - SEG_OBJECT0) as f32 * 0.618_034).fract() * 6.0;
-            let x = 1.0 - ((h % 2.0) - 1.0).abs();
-            let (r, g, b) = match h as u32 {
-                0 => (1.0, x, 0.0),
-                1 => (x, 1.0, 0.0),
-                2 => (0.0, 1.0, x),
-                3 => (0.0, x, 1.0),
-                4 => (x, 0.0, 1.0),
-                _ => (1.0, 0.0, x),
-            };
-            [
-                (r * 235.0) as u8 + 20,
-                (g * 235.0) as u8 + 20,
-                (b * 235.0) as u8 + 20,
-            ]
-        }
-    }
-}
-
-fn write_png(
-    path: &Path,
-    w: u32,
-    h: u32,
-    color: png::ColorType,
-    depth: png::BitDepth,
-    data: &[u8],
-) -> Result<(), FrameWriteError> {
-    let file = std::fs::File::create(path).map_err(|source| FrameWriteError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut enc = png::Encoder::new(BufWriter::new(file), w, h);
-    enc.set_color(color);
-    enc.set_depth(depth);
-    let png_err = |source| FrameWriteError::Png {
-        path: path.to_owned(),
-        source,
-    };
-    let mut writer = enc.write_header().map_err(png_err)?;
-    writer.write_image_data(data).map_err(png_err)?;
-    writer.finish().map_err(png_err)
-}
-
 impl Frame {
-    /// Write `<stem>_rgb.png`, `<stem>_depth.png` and `<stem>_seg.png` into `dir`.
-    pub fn write_pngs(&self, dir: &Path, stem: &str) -> Result<FramePaths, FrameWriteError> {
-        std::fs::create_dir_all(dir).map_err(|source| FrameWriteError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let paths = FramePaths {
-            rgb: dir.join(format!("{stem}_rgb.png")),
-            depth: dir.join(format!("{stem}_depth.png")),
-            seg: dir.join(format!("{stem}_seg.png")),
-        };
-        let (w, h) = (self.width, self.height);
-        write_png(
-            &paths.rgb,
-            w,
-            h,
-            png::ColorType::Rgb,
-            png::BitDepth::Eight,
-            &self.rgb,
-        )?;
-        let depth: Vec<u8> = self
-            .depth_m
-            .iter()
-            .flat_map(|d| ((d * 1000.0).round().clamp(0.0, 65535.0) as u16).to_be_bytes())
-            .collect();
-        write_png(
-            &paths.depth,
-            w,
-            h,
-            png::ColorType::Grayscale,
-            png::BitDepth::Sixteen,
-            &depth,
-        )?;
-        let seg: Vec<u8> = self.seg.iter().flat_map(|&i| seg_color(i)).collect();
-        write_png(
-            &paths.seg,
-            w,
-            h,
-            png::ColorType::Rgb,
-            png::BitDepth::Eight,
-            &seg,
-        )?;
-        Ok(paths)
-    }
-
     /// Pixels showing segmentation id `id`.
     pub fn pixels_of(&self, id: u16) -> usize {
         self.seg.iter().filter(|&&s| s == id).count()
@@ -403,211 +361,5 @@ fn clip_near(poly: &[Vec3; 3], out: &mut Vec<Vec3>) {
             let t = (NEAR_M - p.z) / (q.z - p.z);
             out.push(p + (q - p) * t);
         }
-    }
-}
-
-impl World {
-    /// Render `camera`'s RGB, depth and segmentation images of the current state.
-    pub fn render(&self, camera: &CameraSpec) -> Frame {
-        let (w, h) = (camera.width as usize, camera.height as usize);
-        let proj = Projection::new(camera);
-        let mut rgb = vec![0u8; w * h * 3];
-        for px in rgb.chunks_exact_mut(3) {
-            px.copy_from_slice(&BACKGROUND_RGB);
-        }
-        let mut inv_z = vec![0.0f32; w * h];
-        let mut seg = vec![SEG_BACKGROUND; w * h];
-        let mut target = Target {
-            w,
-            h,
-            rgb: &mut rgb,
-            inv_z: &mut inv_z,
-            seg: &mut seg,
-        };
-        let light = Vec3::from(LIGHT).normalize();
-        let mut cam_v: Vec<Vec3> = Vec::new();
-        let mut world_v: Vec<Vec3> = Vec::new();
-        let mut clipped = Vec::with_capacity(4);
-        for mesh in &self.render_model.meshes {
-            let Some(collider) = self.colliders.get(mesh.collider) else {
-                continue;
-            };
-            let pose = *collider.position();
-            world_v.clear();
-            world_v.extend(mesh.vertices.iter().map(|&v| pose * v));
-            cam_v.clear();
-            cam_v.extend(world_v.iter().map(|&v| proj.to_camera(v)));
-            for &[i, j, k] in &mesh.triangles {
-                let (i, j, k) = (i as usize, j as usize, k as usize);
-                let tri = [cam_v[i], cam_v[j], cam_v[k]];
-                if tri.iter().all(|v| v.z < NEAR_M) {
-                    continue;
-                }
-                // Flat shading from the world-space face normal, lit on the side facing
-                // the camera (so winding does not matter).
-                let (a, b, c) = (world_v[i], world_v[j], world_v[k]);
-                let mut n = (b - a).cross(c - a);
-                let len = n.length();
-                if len < 1e-12 {
-                    continue;
-                }
-                n /= len;
-                if n.dot(proj.eye - a) < 0.0 {
-                    n = -n;
-                }
-                let shade = AMBIENT + (1.0 - AMBIENT) * n.dot(light).max(0.0);
-                let color = [
-                    (mesh.rgb[0] * shade * 255.0).clamp(0.0, 255.0) as u8,
-                    (mesh.rgb[1] * shade * 255.0).clamp(0.0, 255.0) as u8,
-                    (mesh.rgb[2] * shade * 255.0).clamp(0.0, 255.0) as u8,
-                ];
-                let to_s = |v: Vec3| {
-                    let (x, y) = proj.to_pixel(v);
-                    SVert {
-                        x,
-                        y,
-                        inv_z: 1.0 / v.z,
-                    }
-                };
-                if tri.iter().all(|v| v.z >= NEAR_M) {
-                    target.triangle([to_s(tri[0]), to_s(tri[1]), to_s(tri[2])], color, mesh.seg);
-                } else {
-                    clip_near(&tri, &mut clipped);
-                    for t in 1..clipped.len().saturating_sub(1) {
-                        target.triangle(
-                            [to_s(clipped[0]), to_s(clipped[t]), to_s(clipped[t + 1])],
-                            color,
-                            mesh.seg,
-                        );
-                    }
-                }
-            }
-        }
-        let depth_m = inv_z
-            .iter()
-            .map(|&iz| if iz > 0.0 { 1.0 / iz } else { 0.0 })
-            .collect();
-        Frame {
-            camera: camera.name.clone(),
-            width: camera.width,
-            height: camera.height,
-            rgb,
-            depth_m,
-            seg,
-        }
-    }
-
-    /// Render the scene's camera called `name`, if there is one.
-    pub fn render_camera(&self, name: &str) -> Option<Frame> {
-        self.scene.camera(name).map(|c| self.render(c))
-    }
-
-    /// Triangles the renderer draws per frame.
-    pub fn render_triangles(&self) -> usize {
-        self.render_model.triangle_count()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use cap_core::scene::Scene;
-    use std::sync::Arc;
-
-    fn world() -> World {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenes/tabletop.toml");
-        let scene = Scene::load(path).unwrap();
-        World::new(Arc::new(scene), 0).unwrap()
-    }
-
-    #[test]
-    fn every_object_is_seen_with_its_colour_and_depth() {
-        let w = world();
-        let cam = w.scene().cameras[0].clone();
-        let f = w.render(&cam);
-        assert_eq!(f.rgb.len(), (cam.width * cam.height * 3) as usize);
-        assert!(
-            f.pixels_of(SEG_TABLE) > 5000,
-            "table fills much of the view"
-        );
-        assert!(f.pixels_of(SEG_ROBOT) > 200, "the arm is in view");
-        let proj = Projection::new(&cam);
-        for (i, o) in w.scene().objects.iter().enumerate() {
-            let id = SEG_OBJECT0 + i as u16;
-            let n = f.pixels_of(id);
-            assert!(n > 30, "{} covers {n} px", o.name);
-            // The object's centre projects onto a pixel of that object (or of
-            // something in front of it, nearer the camera).
-            let s = w.object(&o.name).unwrap();
-            let p = s.position();
-            let c = Vec3::new(
-                p.x as f32,
-                p.y as f32,
-                (p.z + o.size_m.z / 2.0 - 0.004) as f32,
-            );
-            let (x, y) = proj.project(c).unwrap();
-            let i_px = y as usize * cam.width as usize + x as usize;
-            let cam_pt = proj.to_camera(c);
-            assert!(
-                f.seg[i_px] == id || f.depth_m[i_px] < cam_pt.z,
-                "{}: seg {} at its centre",
-                o.name,
-                f.seg[i_px]
-            );
-            if f.seg[i_px] == id && o.kind == cap_core::scene::ObjectKind::Box {
-                assert!((f.depth_m[i_px] - cam_pt.z).abs() < 0.03);
-                // Its colour dominates: the palette's strongest channel stays strongest.
-                let rgb = &f.rgb[3 * i_px..3 * i_px + 3];
-                let strongest = (0..3)
-                    .max_by(|&a, &b| o.rgb[a].total_cmp(&o.rgb[b]))
-                    .unwrap();
-                assert_eq!(
-                    (0..3).max_by_key(|&a| rgb[a]).unwrap(),
-                    strongest,
-                    "{}: {rgb:?}",
-                    o.name
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn rendering_is_deterministic_and_tracks_motion() {
-        let mut w = world();
-        let cam = w.scene().cameras[0].clone();
-        let a = w.render(&cam);
-        assert_eq!(a, w.fork().render(&cam));
-        crate::primitives::Primitives::move_by(
-            &mut w,
-            cap_core::nalgebra::Vector3::new(0.0, 0.0, -0.2),
-        )
-        .unwrap();
-        let b = w.render(&cam);
-        assert_ne!(a.seg, b.seg, "the arm moved in the image");
-    }
-
-    #[test]
-    fn near_plane_clipping_keeps_geometry_behind_the_camera_out() {
-        let w = world();
-        // A camera inside the table's volume edge looks along it: nothing explodes and
-        // depth is positive wherever something was drawn.
-        let mut cam = w.scene().cameras[0].clone();
-        cam.position_m = cap_core::nalgebra::Point3::new(0.45, 0.0, 0.02);
-        cam.look_at_m = cap_core::nalgebra::Point3::new(1.0, 0.0, 0.0);
-        let f = w.render(&cam);
-        assert!(f.depth_m.iter().all(|d| *d == 0.0 || *d >= NEAR_M * 0.99));
-    }
-
-    #[test]
-    fn pngs_are_written() {
-        let w = world();
-        let f = w.render(&w.scene().cameras[0]);
-        let dir = std::env::temp_dir().join(format!("cap-render-{}", std::process::id()));
-        let p = f.write_pngs(&dir, "front").unwrap();
-        for path in [&p.rgb, &p.depth, &p.seg] {
-            let bytes = std::fs::read(path).unwrap();
-            assert_eq!(&bytes[1..4], b"PNG");
-        }
-        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -9,36 +9,26 @@ use cap_core::robot::{
     BackendError, GatedGripper, GatedTrajectory, GripperReport, MotionReport, RobotBackend,
     SafetyGate, SafetyLimits, GRIPPER_MAX_WIDTH_M,
 };
-use cap_core::scene::Scene;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use cap_core::scene::{CameraSpec, Scene};
 use rapier3d::prelude::*;
 
+use crate::build::{assemble, groups, ObjectBody, FINGER_FRICTION, G_HELD, G_OBJECT, G_TABLE};
 use crate::convert::{from_pose, to_pose};
-use crate::geometry::{arm_parts, object_shape, part_frame_pose, yaw, ArmPart};
-use crate::render::{RenderModel, SEG_OBJECT0, SEG_ROBOT, SEG_TABLE};
+use crate::geometry::{part_frame_pose, yaw, ArmPart};
+use crate::observer::{SharedObserver, StepView};
+use crate::render::{Frame, RenderModel};
+use crate::visual::{BodyPose, VisualBody};
 
 /// The physics time step, seconds (240 Hz, as PyBullet's default).
 pub const DT_S: f64 = 1.0 / 240.0;
 /// Grip force the grasp assist assumes when deciding whether a held object slips, N.
 pub const GRIP_FORCE_N: f64 = 30.0;
-/// Friction coefficient of the finger pads.
-const FINGER_FRICTION: f32 = 1.0;
 /// Speed at which the coupled fingers close or open (change of width), m/s.
 const GRIPPER_SPEED_M_S: f64 = 0.12;
 /// A finger touches an object when their contact distance is below this.
 const TOUCH_M: f32 = 1e-3;
 /// Steps the joint force must exceed the friction capacity before the object slips.
 const SLIP_STEPS: u32 = 6;
-
-const G_TABLE: Group = Group::GROUP_1;
-const G_OBJECT: Group = Group::GROUP_2;
-const G_ARM: Group = Group::GROUP_3;
-const G_HELD: Group = Group::GROUP_4;
-
-fn groups(member: Group, filter: Group) -> InteractionGroups {
-    InteractionGroups::new(member, filter, InteractionTestMode::And)
-}
 
 /// The world could not be built or has become unusable.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -60,13 +50,6 @@ impl Clone for Pipeline {
     fn clone(&self) -> Self {
         Pipeline(PhysicsPipeline::new())
     }
-}
-
-/// One scene object's bodies.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ObjectBody {
-    pub(crate) body: RigidBodyHandle,
-    pub(crate) collider: ColliderHandle,
 }
 
 /// A grasped object.
@@ -109,7 +92,7 @@ pub struct World {
     /// Steps after which motions stop with a timeout (the task's time limit).
     pub(crate) step_limit: Option<u64>,
     pub(crate) render_model: Arc<RenderModel>,
-    observer: Option<crate::visual::SharedObserver>,
+    observer: Option<SharedObserver>,
 }
 
 impl World {
@@ -125,132 +108,10 @@ impl World {
             contact_recycling: false,
             ..IntegrationParameters::default()
         };
-        let mut bodies = RigidBodySet::new();
-        let mut colliders = ColliderSet::new();
-
-        // The table: top face at z = 0.
-        let t = &scene.table;
-        let table_body = bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(
-            t.center_m.x as f32,
-            t.center_m.y as f32,
-            -(t.size_m.z as f32) / 2.0,
-        )));
-        let table_collider = colliders.insert_with_parent(
-            ColliderBuilder::cuboid(
-                t.size_m.x as f32 / 2.0,
-                t.size_m.y as f32 / 2.0,
-                t.size_m.z as f32 / 2.0,
-            )
-            .friction(t.friction as f32)
-            .collision_groups(groups(G_TABLE, Group::ALL)),
-            table_body,
-            &mut bodies,
-        );
-
-        // Objects, each with its own random stream so adding one object does not move
-        // the others.
-        let mut objects = Vec::with_capacity(scene.objects.len());
-        for (i, o) in scene.objects.iter().enumerate() {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a(o.name.as_bytes()));
-            let r = &o.randomize;
-            let mut draw = |lo: f64, hi: f64| {
-                if hi > lo {
-                    rng.random_range(lo..=hi)
-                } else {
-                    lo
-                }
-            };
-            let dx = draw(r.x_m.lo, r.x_m.hi);
-            let dy = draw(r.y_m.lo, r.y_m.hi);
-            let dyaw = draw(r.yaw_rad.lo, r.yaw_rad.hi);
-            let pose = Isometry3::from_parts(
-                Translation3::new(o.position_m.x + dx, o.position_m.y + dy, o.position_m.z),
-                yaw(o.yaw_rad + dyaw),
-            );
-            let body = bodies.insert(
-                RigidBodyBuilder::dynamic()
-                    .pose(to_pose(&pose))
-                    .ccd_enabled(false)
-                    .can_sleep(true),
-            );
-            let collider = colliders.insert_with_parent(
-                ColliderBuilder::new(object_shape(o))
-                    .mass(o.mass_kg as f32)
-                    .friction(o.friction as f32)
-                    .user_data(i as u128 + 1)
-                    .collision_groups(groups(G_OBJECT, Group::ALL)),
-                body,
-                &mut bodies,
-            );
-            objects.push(ObjectBody { body, collider });
-        }
-
-        // The arm: a fixed base pillar and kinematic links following the joint state.
-        let base = Isometry3::translation(
-            scene.robot.base_m.x,
-            scene.robot.base_m.y,
-            scene.robot.base_m.z,
-        );
-        let kinematics = Panda::new(base);
-        let parts = arm_parts();
-        let frames = kinematics.frames(&HOME);
-        let mut part_bodies = Vec::with_capacity(parts.len());
-        let mut finger_colliders = [table_collider; 2];
-        for part in &parts {
-            let pose = part_frame_pose(&frames, part.frame, GRIPPER_MAX_WIDTH_M) * part.local;
-            let body =
-                bodies.insert(RigidBodyBuilder::kinematic_position_based().pose(to_pose(&pose)));
-            let friction = if part.name.starts_with("finger") {
-                FINGER_FRICTION
-            } else {
-                0.5
-            };
-            let c = colliders.insert_with_parent(
-                ColliderBuilder::new(part.shape.clone())
-                    .friction(friction)
-                    .density(0.0)
-                    .collision_groups(groups(G_ARM, G_OBJECT | G_TABLE)),
-                body,
-                &mut bodies,
-            );
-            if part.name == "finger_left" {
-                finger_colliders[0] = c;
-            } else if part.name == "finger_right" {
-                finger_colliders[1] = c;
-            }
-            part_bodies.push(body);
-        }
-        let pillar = bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(
-            base.translation.x as f32,
-            base.translation.y as f32,
-            base.translation.z as f32 + 0.15,
-        )));
-        colliders.insert_with_parent(
-            ColliderBuilder::cylinder(0.15, 0.07)
-                .rotation(Vector::new(std::f32::consts::FRAC_PI_2, 0.0, 0.0))
-                .collision_groups(groups(G_ARM, G_OBJECT)),
-            pillar,
-            &mut bodies,
-        );
-
-        let table_rgb = cap_core::scene::color_rgb(&scene.table.color).unwrap_or([0.5; 3]);
-        let render_model = RenderModel::build(&colliders, |h, c| {
-            if h == table_collider {
-                (table_rgb, SEG_TABLE)
-            } else if let Some(o) = (c.user_data as usize)
-                .checked_sub(1)
-                .and_then(|i| scene.objects.get(i).map(|o| (i, o)))
-            {
-                (o.1.rgb, SEG_OBJECT0 + o.0 as u16)
-            } else if finger_colliders.contains(&h) {
-                ([0.25, 0.25, 0.27], SEG_ROBOT)
-            } else {
-                ([0.88, 0.88, 0.9], SEG_ROBOT)
-            }
-        });
+        let a = assemble(&scene, seed);
         let gate = SafetyGate::new(
             SafetyLimits::panda(scene.robot.workspace_min_m, scene.robot.workspace_max_m),
-            kinematics,
+            a.kinematics,
         );
         let mut world = World {
             scene,
@@ -261,25 +122,25 @@ impl World {
             islands: IslandManager::new(),
             broad_phase: DefaultBroadPhase::default(),
             narrow_phase: NarrowPhase::new(),
-            bodies,
-            colliders,
+            bodies: a.bodies,
+            colliders: a.colliders,
             impulse_joints: ImpulseJointSet::new(),
             multibody_joints: MultibodyJointSet::new(),
             soft_bodies: SoftBodySet::new(),
             ccd: CCDSolver::new(),
-            table_collider,
-            objects,
-            parts: Arc::new(parts),
-            part_bodies,
-            finger_colliders,
-            kinematics,
+            table_collider: a.table_collider,
+            objects: a.objects,
+            parts: Arc::new(a.parts),
+            part_bodies: a.part_bodies,
+            finger_colliders: a.finger_colliders,
+            kinematics: a.kinematics,
             gate,
             q: HOME,
             width_m: GRIPPER_MAX_WIDTH_M,
             held: None,
             step: 0,
             step_limit: None,
-            render_model: Arc::new(render_model),
+            render_model: Arc::new(a.render_model),
             observer: None,
         };
         for _ in 0..60 {
@@ -410,14 +271,60 @@ impl World {
             &(),
         );
         self.step += 1;
-        if let Some(o) = self.observer.clone() {
-            o.on_step(self);
+        if let Some(o) = &self.observer {
+            o.on_step(&self.view());
         }
     }
 
     /// Hear every physics step and planned motion (a recorder); `None` stops it.
-    pub fn set_observer(&mut self, observer: Option<crate::visual::SharedObserver>) {
+    pub fn set_observer(&mut self, observer: Option<SharedObserver>) {
         self.observer = observer;
+    }
+
+    /// What an observer sees of the world now.
+    pub fn view(&self) -> StepView<'_> {
+        StepView {
+            step: self.step,
+            bodies: &self.bodies,
+            kinematics: &self.kinematics,
+            q: &self.q,
+            gripper_width_m: self.width_m,
+        }
+    }
+
+    /// Render `camera`'s RGB, depth and segmentation images of the current state.
+    pub fn render(&self, camera: &CameraSpec) -> Frame {
+        self.render_model.render(&self.colliders, camera)
+    }
+
+    /// Render the scene's camera called `name`, if there is one.
+    pub fn render_camera(&self, name: &str) -> Option<Frame> {
+        self.scene.camera(name).map(|c| self.render(c))
+    }
+
+    /// The rigid bodies (read-only: the world's own pipelines move them).
+    pub fn bodies(&self) -> &RigidBodySet {
+        &self.bodies
+    }
+
+    /// The colliders (read-only).
+    pub fn colliders(&self) -> &ColliderSet {
+        &self.colliders
+    }
+
+    /// The tessellated, labelled colliders the renderer draws.
+    pub fn render_model(&self) -> &RenderModel {
+        &self.render_model
+    }
+
+    /// Every rigid body's geometry, named by what it is, in a stable order.
+    pub fn visual_bodies(&self) -> Vec<VisualBody> {
+        crate::visual::bodies(&self.render_model, &self.colliders, &self.bodies)
+    }
+
+    /// The current pose of each of `visual`.
+    pub fn visual_poses(&self, visual: &[VisualBody]) -> Vec<BodyPose> {
+        crate::visual::poses(&self.bodies, visual)
     }
 
     /// Let the world run for `secs` with the arm still.
@@ -594,8 +501,8 @@ impl RobotBackend for World {
     fn execute(&mut self, traj: &GatedTrajectory) -> Result<MotionReport, BackendError> {
         let width = self.width_m;
         let mut report = MotionReport::default();
-        if let Some(o) = self.observer.clone() {
-            o.on_plan(self, traj.points());
+        if let Some(o) = &self.observer {
+            o.on_plan(&self.view(), traj.points());
         }
         for q in traj.points() {
             if let Some(f) = self.check_time() {
@@ -653,11 +560,4 @@ impl RobotBackend for World {
             holding: self.holding(),
         })
     }
-}
-
-/// FNV-1a, for per-object seeds that do not depend on the standard library's hasher.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }

@@ -426,8 +426,8 @@ pub fn generate_one(seed: u64, index: u64) -> Result<Generated, GenerateError> {
                 i % frame.width as usize / cell,
                 i / frame.width as usize / cell,
             );
-            let k = id.wrapping_sub(cap_sim::render::SEG_OBJECT0);
-            if id >= cap_sim::render::SEG_OBJECT0 && k < 8 && x < MASK_SIZE && y < MASK_SIZE {
+            let k = id.wrapping_sub(cap_sim::labels::SEG_OBJECT0);
+            if id >= cap_sim::labels::SEG_OBJECT0 && k < 8 && x < MASK_SIZE && y < MASK_SIZE {
                 masks[y * MASK_SIZE + x] |= 1 << k;
             }
         }
@@ -500,8 +500,7 @@ pub fn generate(
         serde_json::to_writer(&mut objects, &g.objects)?;
         objects.write_all(b"\n")?;
         if let Some(frame) = &g.frame {
-            frame
-                .write_pngs(&dir.join("preview"), &format!("{n:03}"))
+            crate::png_io::write_pngs(frame, &dir.join("preview"), &format!("{n:03}"))
                 .map_err(std::io::Error::other)?;
         }
         for (st, label) in &g.samples {

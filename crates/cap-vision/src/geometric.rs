@@ -5,8 +5,8 @@
 use cap_core::robot::RobotBackend;
 use cap_core::scene::Scene;
 use cap_core::trace::{Answer, Verdict};
+use cap_sim::labels::SEG_OBJECT0;
 use cap_sim::prelude::*;
-use cap_sim::render::SEG_OBJECT0;
 
 use crate::statement::{parse, Desc, Relation, Statement, Thing};
 use crate::{Inspector, Observation};

@@ -5,13 +5,16 @@
 //! * [`geometric`] — judges statements from simulator state (ground truth, cross-check).
 //! * [`vision`] — cap's own small vision-language model (ONNX, run through `ort` on
 //!   the CPU) that judges statements from a camera image.
-//! * [`remote`] — asks a vision model behind an OpenAI-compatible chat API.
+//! * [`remote`] — asks a vision model behind an OpenAI-compatible chat API, through
+//!   cap-llm's client.
+//! * [`png_io`] — the PNG files of camera frames.
 //! * [`monitor`] — the checkpoint monitor the script runtime calls: render the cameras,
 //!   save the images, ask the inspector, cross-check with the geometric one.
 
 pub mod dataset;
 pub mod geometric;
 pub mod monitor;
+pub mod png_io;
 pub mod remote;
 pub mod runtime;
 pub mod statement;

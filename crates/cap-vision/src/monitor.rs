@@ -61,7 +61,7 @@ impl Monitor for CheckpointMonitor {
                 (dir.join(episode), format!("{sub}/{episode}"))
             };
             for f in &frames {
-                match f.write_pngs(&dir, &format!("{index:03}_{}", f.camera)) {
+                match crate::png_io::write_pngs(f, &dir, &format!("{index:03}_{}", f.camera)) {
                     Ok(p) => images.extend([p.rgb, p.depth, p.seg].into_iter().map(|p| {
                         let file = p.file_name().map(|n| n.to_string_lossy().into_owned());
                         format!("{sub}/{}", file.unwrap_or_default())

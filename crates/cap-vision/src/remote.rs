@@ -1,69 +1,38 @@
 //! An inspector that asks a vision model behind an OpenAI-compatible chat completions
 //! API (OpenAI, vLLM, Ollama, llama.cpp server), with the camera image attached as a
-//! PNG data URL — what HyCodePolicy does with GPT-4o-class models.
+//! PNG data URL — what HyCodePolicy does with GPT-4o-class models. The request goes
+//! through cap-llm's client (the same retries, status mapping and reply parsing as the
+//! code-writing model).
 //!
 //! Every failure (dead endpoint, bad key, timeout, an answer that is not one of the
 //! three words) is a "cannot tell" verdict whose detail says what happened.
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use cap_core::trace::{Answer, Verdict};
-use serde_json::{json, Value};
+use cap_llm::{ChatRequest, Image, LlmError, Message, OpenAiConfig, OpenAiProvider, Provider};
 
 use crate::{Inspector, Observation};
 
-/// Where and how to ask.
-#[derive(Debug, Clone)]
-pub struct RemoteConfig {
-    /// Base URL up to and including `/v1` (e.g. `http://localhost:8000/v1`).
-    pub base_url: String,
-    /// Model id.
-    pub model: String,
-    /// Bearer key, if the endpoint wants one.
-    pub api_key: Option<String>,
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Retries on 429 and 5xx, with exponential backoff from 0.5 s.
-    pub retries: u32,
-}
-
-impl RemoteConfig {
-    /// A config for `base_url` and `model`, key from `CAP_VISION_API_KEY` or
-    /// `OPENAI_API_KEY`, 60 s timeout, 2 retries.
-    pub fn new(base_url: &str, model: &str) -> Self {
-        let api_key = ["CAP_VISION_API_KEY", "OPENAI_API_KEY"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|k| !k.is_empty()));
-        Self {
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            model: model.to_owned(),
-            api_key,
-            timeout: Duration::from_secs(60),
-            retries: 2,
-        }
-    }
+/// The endpoint settings for a vision model at `base_url` called `model`: cap-llm's
+/// OpenAI-compatible client, key from `CAP_VISION_API_KEY` or `OPENAI_API_KEY`, 60 s
+/// timeout, 2 retries on 429/5xx and dead connections from 0.5 s.
+pub fn config(base_url: &str, model: &str) -> OpenAiConfig {
+    let mut c =
+        OpenAiConfig::with_key_from(base_url, model, &["CAP_VISION_API_KEY", "OPENAI_API_KEY"]);
+    c.timeout = Duration::from_secs(60);
+    c.retries = 2;
+    c.backoff = Duration::from_millis(500);
+    c
 }
 
 /// The system prompt: answer with one of three words and a confidence.
 pub const SYSTEM_PROMPT: &str = "You check statements about a robot tabletop scene against a camera image. The robot stands at the far side of the table, facing the camera; 'left' and 'right' are the robot's (the image's right is the robot's left). Answer with exactly one word, holds, does_not_hold or cannot_tell, then a confidence between 0 and 1. Example: holds 0.9";
 
-/// Asks a remote vision model.
+/// Asks a vision model through a [`Provider`] (the one OpenAI-compatible client of
+/// `cap-llm`, or any other, e.g. a cached or scripted one).
 pub struct RemoteInspector {
-    config: RemoteConfig,
-    agent: ureq::Agent,
-}
-
-fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut wr = enc.write_header().map_err(|e| e.to_string())?;
-        wr.write_image_data(rgb).map_err(|e| e.to_string())?;
-    }
-    Ok(out)
+    provider: Box<dyn Provider>,
 }
 
 /// Read "holds 0.9" / "does_not_hold" / "cannot tell (0.3)" from a reply.
@@ -91,80 +60,28 @@ pub fn parse_answer(text: &str) -> Option<(Answer, f64)> {
 }
 
 impl RemoteInspector {
-    /// An inspector for `config`.
-    pub fn new(config: RemoteConfig) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(config.timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Self { config, agent }
+    /// An inspector asking the endpoint of `config` (see [`config`]).
+    pub fn new(config: OpenAiConfig) -> Result<Self, LlmError> {
+        Ok(Self::with_provider(Box::new(OpenAiProvider::new(config)?)))
     }
 
-    fn ask(&self, png: &[u8], statement: &str) -> Result<String, String> {
-        let url = format!("{}/chat/completions", self.config.base_url);
-        let data_url = format!(
-            "data:image/png;base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(png)
-        );
-        let body = json!({
-            "model": self.config.model,
-            "temperature": 0,
-            "max_tokens": 16,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": [
-                    {"type": "text", "text": format!("Statement: {statement}")},
-                    {"type": "image_url", "image_url": {"url": data_url}}
-                ]}
-            ]
-        });
-        let mut delay = Duration::from_millis(500);
-        for attempt in 0..=self.config.retries {
-            let mut req = self
-                .agent
-                .post(&url)
-                .header("Content-Type", "application/json");
-            if let Some(k) = &self.config.api_key {
-                req = req.header("Authorization", &format!("Bearer {k}"));
-            }
-            let mut resp = match req.send_json(&body) {
-                Ok(r) => r,
-                Err(e) => return Err(format!("{url}: {e}")),
-            };
-            let status = resp.status().as_u16();
-            let text = resp
-                .body_mut()
-                .read_to_string()
-                .map_err(|e| format!("{url}: reading the reply: {e}"))?;
-            match status {
-                200..=299 => {
-                    let v: Value = serde_json::from_str(&text)
-                        .map_err(|e| format!("{url}: reply is not JSON ({e})"))?;
-                    return v["choices"][0]["message"]["content"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| format!("{url}: reply has no choices[0].message.content"));
-                }
-                401 | 403 => {
-                    return Err(format!(
-                        "{url}: HTTP {status}: the key was refused (set CAP_VISION_API_KEY)"
-                    ))
-                }
-                429 | 500..=599 if attempt < self.config.retries => {
-                    std::thread::sleep(delay);
-                    delay *= 2;
-                }
-                _ => {
-                    let snippet: String = text.chars().take(200).collect();
-                    return Err(format!("{url}: HTTP {status}: {snippet}"));
-                }
-            }
-        }
-        Err(format!(
-            "{url}: gave up after {} retries",
-            self.config.retries
-        ))
+    /// An inspector asking `provider`.
+    pub fn with_provider(provider: Box<dyn Provider>) -> Self {
+        Self { provider }
+    }
+
+    fn ask(&self, png: &[u8], statement: &str) -> Result<String, LlmError> {
+        let req = ChatRequest {
+            messages: vec![
+                Message::system(SYSTEM_PROMPT),
+                Message::user_with_images(format!("Statement: {statement}"), vec![Image::png(png)]),
+            ],
+            temperature: 0.0,
+            max_tokens: 16,
+            sample: 0,
+            grammar: None,
+        };
+        Ok(self.provider.chat(&req)?.content)
     }
 }
 
@@ -174,7 +91,7 @@ impl Inspector for RemoteInspector {
     }
 
     fn model(&self) -> String {
-        format!("{} at {}", self.config.model, self.config.base_url)
+        self.provider.id()
     }
 
     fn inspect(&self, obs: &Observation<'_>, statement: &str) -> Verdict {
@@ -198,12 +115,12 @@ impl Inspector for RemoteInspector {
             }
             (None, None) => return verdict(Answer::CannotTell, 0.0, "no image to send".into()),
         };
-        let png = match encode_png(&frame.rgb, frame.width, frame.height) {
+        let png = match crate::png_io::encode_rgb(&frame.rgb, frame.width, frame.height) {
             Ok(p) => p,
             Err(e) => return verdict(Answer::CannotTell, 0.0, format!("encoding the image: {e}")),
         };
         match self.ask(&png, statement) {
-            Err(e) => verdict(Answer::CannotTell, 0.0, e),
+            Err(e) => verdict(Answer::CannotTell, 0.0, e.to_string()),
             Ok(reply) => match parse_answer(&reply) {
                 Some((a, c)) => verdict(a, c, format!("model said: {}", reply.trim())),
                 None => verdict(
@@ -222,6 +139,88 @@ impl Inspector for RemoteInspector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cap_llm::ChatResponse;
+    use std::sync::Mutex;
+
+    type Script = Vec<Result<String, LlmError>>;
+
+    /// Answers from a script and keeps the requests.
+    struct Scripted(Mutex<(Script, Vec<ChatRequest>)>);
+
+    impl Provider for Scripted {
+        fn id(&self) -> String {
+            "scripted".into()
+        }
+        fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
+            let mut s = self.0.lock().map_err(|_| LlmError::Generation {
+                message: "poisoned".into(),
+            })?;
+            s.1.push(req.clone());
+            let content = s.0.remove(0)?;
+            Ok(ChatResponse {
+                content,
+                tokens_in: 0,
+                tokens_out: 0,
+                model: "scripted".into(),
+                cached: false,
+            })
+        }
+    }
+
+    #[test]
+    fn the_frame_goes_as_a_png_and_failures_are_cannot_tell() {
+        let script = vec![
+            Ok("does_not_hold 0.8".to_owned()),
+            Err(LlmError::Unreachable {
+                url: "http://x/v1".into(),
+                message: "refused".into(),
+            }),
+        ];
+        let provider = std::sync::Arc::new(Scripted(Mutex::new((script, Vec::new()))));
+        struct Shared(std::sync::Arc<Scripted>);
+        impl Provider for Shared {
+            fn id(&self) -> String {
+                self.0.id()
+            }
+            fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
+                self.0.chat(req)
+            }
+        }
+        let r = RemoteInspector::with_provider(Box::new(Shared(provider.clone())));
+        let frame = cap_sim::prelude::Frame {
+            camera: "c".into(),
+            width: 2,
+            height: 1,
+            rgb: vec![255, 0, 0, 0, 0, 255],
+            depth_m: vec![0.0; 2],
+            seg: vec![0; 2],
+        };
+        let obs = Observation {
+            world: None,
+            frames: std::slice::from_ref(&frame),
+        };
+        let v = r.inspect(&obs, "the red block is on the table");
+        assert_eq!((v.answer, v.confidence), (Answer::DoesNotHold, 0.8));
+        assert_eq!(v.model, "scripted");
+        let v = r.inspect(&obs, "the red block is on the table");
+        assert_eq!(v.answer, Answer::CannotTell);
+        assert!(v
+            .detail
+            .unwrap_or_default()
+            .contains("cannot reach http://x/v1"));
+        let seen = provider.0.lock().map(|s| s.1.clone()).unwrap_or_default();
+        let user = &seen[0].messages[1];
+        assert!(user.content.contains("the red block is on the table"));
+        assert_eq!(user.images.len(), 1);
+        assert_eq!(user.images[0].media_type, "image/png");
+        assert!(user.images[0].base64.starts_with("iVBOR"), "PNG magic");
+        // No frame and no world: nothing to send.
+        let none = Observation {
+            world: None,
+            frames: &[],
+        };
+        assert_eq!(r.inspect(&none, "x").answer, Answer::CannotTell);
+    }
 
     #[test]
     fn answers_are_read_strictly() {

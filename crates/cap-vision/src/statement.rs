@@ -30,7 +30,7 @@ pub enum Relation {
     RightOf,
     /// Subject's centre is within 10 cm of the object's (in 3D).
     Near,
-    /// Subject shows on at least [`crate::geometric::VISIBLE_MIN_PX`] pixels of a camera.
+    /// Subject shows on at least `geometric::VISIBLE_MIN_PX` pixels of a camera.
     Visible,
     /// Subject's z axis is within 30° of vertical.
     Upright,
@@ -40,7 +40,7 @@ pub enum Relation {
 
 impl Relation {
     /// Every relation; the vision model learns the first eight (see
-    /// [`crate::dataset::RELATIONS`]).
+    /// `dataset::RELATIONS`).
     pub const ALL: [Relation; 10] = [
         Relation::On,
         Relation::In,

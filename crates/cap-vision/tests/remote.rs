@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use cap_core::scene::Scene;
 use cap_core::trace::Answer;
+use cap_llm::OpenAiConfig;
 use cap_sim::prelude::World;
-use cap_vision::remote::RemoteConfig;
 use cap_vision::{Inspector, Observation, RemoteInspector};
 use serde_json::Value;
 
@@ -62,8 +62,8 @@ fn chat(content: &str) -> String {
         .to_string()
 }
 
-fn config(url: &str) -> RemoteConfig {
-    let mut c = RemoteConfig::new(url, "test-vlm");
+fn config(url: &str) -> OpenAiConfig {
+    let mut c = cap_vision::remote::config(url, "test-vlm");
     c.api_key = Some("sk-test".into());
     c.timeout = Duration::from_secs(10);
     c
@@ -73,7 +73,7 @@ fn config(url: &str) -> RemoteConfig {
 fn sends_the_statement_and_image_and_reads_the_answer() {
     let (url, server) = serve(vec![(200, chat("holds 0.85"))]);
     let w = world();
-    let v = RemoteInspector::new(config(&url)).inspect(
+    let v = RemoteInspector::new(config(&url)).unwrap().inspect(
         &Observation {
             world: Some(&w),
             frames: &[],
@@ -108,7 +108,7 @@ fn retries_server_errors_then_answers() {
         (200, chat("does_not_hold 0.7")),
     ]);
     let w = world();
-    let v = RemoteInspector::new(config(&url)).inspect(
+    let v = RemoteInspector::new(config(&url)).unwrap().inspect(
         &Observation {
             world: Some(&w),
             frames: &[],
@@ -130,13 +130,17 @@ fn garbage_bad_keys_and_dead_endpoints_are_cannot_tell_with_a_reason() {
         world: Some(&w),
         frames: &[],
     };
-    let r = RemoteInspector::new(config(&url));
+    let r = RemoteInspector::new(config(&url)).unwrap();
     let v = r.inspect(&obs, "the red block is visible");
     assert_eq!(v.answer, Answer::CannotTell);
     assert!(v.detail.unwrap().contains("unusable answer"));
     let v = r.inspect(&obs, "the red block is visible");
     assert_eq!(v.answer, Answer::CannotTell);
-    assert!(v.detail.unwrap().contains("401"));
+    let detail = v.detail.unwrap();
+    assert!(
+        detail.contains("401") && detail.contains("CAP_VISION_API_KEY"),
+        "{detail}"
+    );
     server.join().unwrap();
 
     // Nothing listens on this port (bound, then dropped).
@@ -146,6 +150,7 @@ fn garbage_bad_keys_and_dead_endpoints_are_cannot_tell_with_a_reason() {
         .unwrap()
         .port();
     let v = RemoteInspector::new(config(&format!("http://127.0.0.1:{port}/v1")))
+        .unwrap()
         .inspect(&obs, "the red block is visible");
     assert_eq!(v.answer, Answer::CannotTell);
     assert!(v.detail.unwrap().contains(&port.to_string()));

@@ -272,7 +272,7 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
         "render {}x{} RGB+depth+seg (ms)  min {a:>9.3}  median {b:>9.3}  max {c:>9.3}   ({} triangles)",
         cam.width,
         cam.height,
-        w.render_triangles()
+        w.render_model().triangle_count()
     );
     match inspection {
         Ok((a, b, c)) => {

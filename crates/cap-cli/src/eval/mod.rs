@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::report::{EvalSummary, TaskSummary};
 use anyhow::{Context, Result};
 use cap_agent::{attribute, Agent, Prompts, RunConfig};
 use cap_core::scene::Scene;
@@ -15,7 +16,6 @@ use cap_llm::Provider;
 use cap_script::{run_episode, EpisodeOptions};
 use cap_sim::prelude::World;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::llm::LlmArgs;
 use crate::BadInput;
@@ -516,12 +516,19 @@ fn write_summary(out: &Path, results: &[Result1]) -> Result<()> {
             mean_attempts.map_or("-".into(), |m| format!("{m:.2}")),
             if hist.is_empty() { "-".into() } else { hist.iter().map(|(c, v)| format!("{c} {v}")).collect::<Vec<_>>().join(", ") }
         ));
-        tasks.push(json!({
-            "scene": scene, "task": task, "episodes": n, "successes": k,
-            "success_rate": k as f64 / n as f64, "ci95": [lo, hi],
-            "mean_attempts_to_success": mean_attempts, "failure_classes": hist,
-            "tokens_in": ti, "tokens_out": to, "wall_s": wall,
-        }));
+        tasks.push(TaskSummary {
+            scene: scene.clone(),
+            task: task.clone(),
+            episodes: n,
+            successes: k,
+            success_rate: k as f64 / n as f64,
+            ci95: [lo, hi],
+            mean_attempts_to_success: mean_attempts,
+            failure_classes: hist,
+            tokens_in: ti,
+            tokens_out: to,
+            wall_s: wall,
+        });
     }
     let n = unique.len() as u64;
     let k = unique.values().filter(|r| r.success).count() as u64;
@@ -532,7 +539,12 @@ fn write_summary(out: &Path, results: &[Result1]) -> Result<()> {
         lo * 100.0,
         hi * 100.0
     ));
-    let summary = json!({"episodes": n, "successes": k, "ci95": [lo, hi], "tasks": tasks});
+    let summary = EvalSummary {
+        episodes: n,
+        successes: k,
+        ci95: [lo, hi],
+        tasks,
+    };
     std::fs::write(
         out.join("summary.json"),
         serde_json::to_vec_pretty(&summary)?,

@@ -11,12 +11,10 @@
 //!   file (`FILE.verified`, keyed by size and modification time), so a corrupt or
 //!   truncated download is caught without rehashing 500 MB on every run.
 
-use std::fs;
-use std::io::Read;
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
@@ -28,64 +26,15 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
-use sha2::{Digest, Sha256};
 
 use crate::{ChatRequest, ChatResponse, LlmError, Provider};
 
-/// A model cap knows by name: where the set-up step puts it and what it must hash to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KnownModel {
-    /// Short name (`--llm-model qwen2.5-coder-0.5b`).
-    pub name: &'static str,
-    /// File name in the data directory's `llm/` folder.
-    pub file: &'static str,
-    /// Size in bytes.
-    pub size: u64,
-    /// sha256 of the file.
-    pub sha256: &'static str,
-    /// What it is, for messages.
-    pub description: &'static str,
-}
+mod models;
 
-/// The default model: Qwen2.5-Coder-0.5B-Instruct (GGUF, from PyPI; models/README.md).
-pub const QWEN_CODER_05B: KnownModel = KnownModel {
-    name: "qwen2.5-coder-0.5b",
-    file: "qwen2.5-coder-0.5b-instruct.gguf",
-    size: 491_400_064,
-    sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    description: "Qwen2.5-Coder-0.5B-Instruct",
+use models::model_err;
+pub use models::{
+    resolve_model, verify_model, KnownModel, KNOWN_MODELS, QWEN_CODER_05B, SMOLLM2_135M,
 };
-
-/// The small test model: SmolLM2-135M-Instruct Q4_1 (too weak to write programs).
-pub const SMOLLM2_135M: KnownModel = KnownModel {
-    name: "smollm2-135m",
-    file: "smollm2-135m-instruct-q4_1.gguf",
-    size: 98_362_432,
-    sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-    description: "SmolLM2-135M-Instruct Q4_1",
-};
-
-/// Every model the set-up step can fetch.
-pub const KNOWN_MODELS: [KnownModel; 2] = [QWEN_CODER_05B, SMOLLM2_135M];
-
-/// Resolve `--llm-model`: a known name (or nothing, for the default) is looked up in
-/// the data directory; anything else is a path to a GGUF file.
-pub fn resolve_model(spec: Option<&str>) -> Result<(PathBuf, Option<KnownModel>), LlmError> {
-    let spec = spec.unwrap_or(QWEN_CODER_05B.name);
-    if let Some(known) = KNOWN_MODELS.iter().find(|m| m.name == spec) {
-        let dir = cap_core::paths::data_dir();
-        return Ok((dir.join("llm").join(known.file), Some(*known)));
-    }
-    // A path to one of the fetched files (same name) is checked against its pin; any
-    // other GGUF is the user's own and only has to load.
-    let path = PathBuf::from(spec);
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let known = KNOWN_MODELS.iter().find(|k| k.file == name).copied();
-    Ok((path, known))
-}
 
 /// Settings of the local engine.
 #[derive(Debug, Clone)]
@@ -236,104 +185,6 @@ impl std::fmt::Debug for LocalProvider {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-fn model_err(path: &Path, message: impl Into<String>) -> LlmError {
-    LlmError::Model {
-        path: path.display().to_string(),
-        message: message.into(),
-    }
-}
-
-const FETCH_HINT: &str = "run `bash scripts/fetch-llm.sh` (setup.sh does) to download it from PyPI";
-
-/// Check a model file: present, a GGUF, and (for a known model) the right size and
-/// sha256. Returns the file's sha256.
-pub fn verify_model(path: &Path, known: Option<KnownModel>) -> Result<String, LlmError> {
-    let meta = fs::metadata(path).map_err(|e| {
-        let hint = if known.is_some() {
-            FETCH_HINT
-        } else {
-            "check --llm-model"
-        };
-        model_err(path, format!("cannot read the model file ({e}); {hint}"))
-    })?;
-    let mut magic = [0u8; 4];
-    fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .map_err(|e| model_err(path, format!("cannot read the model file: {e}")))?;
-    if &magic != b"GGUF" {
-        return Err(model_err(
-            path,
-            "not a GGUF file (its first bytes are not \"GGUF\")",
-        ));
-    }
-    if let Some(k) = known {
-        if meta.len() != k.size {
-            return Err(model_err(
-                path,
-                format!(
-                    "{} should be {} bytes but is {} (an interrupted download?); delete it and {FETCH_HINT}",
-                    k.description,
-                    k.size,
-                    meta.len()
-                ),
-            ));
-        }
-    }
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let stamp_path = {
-        let mut p = path.as_os_str().to_owned();
-        p.push(".verified");
-        PathBuf::from(p)
-    };
-    let stamp_key = format!("{} {}", meta.len(), mtime);
-    let remembered = fs::read_to_string(&stamp_path).ok().and_then(|s| {
-        let (key, sha) = s.trim().rsplit_once(' ')?;
-        (key == stamp_key).then(|| sha.to_string())
-    });
-    let sha = match remembered {
-        Some(sha) => sha,
-        None => {
-            let sha = sha256_file(path)?;
-            // Remembering is an optimisation: a read-only directory only costs a rehash.
-            let _ = fs::write(&stamp_path, format!("{stamp_key} {sha}\n"));
-            sha
-        }
-    };
-    if let Some(k) = known {
-        if sha != k.sha256 {
-            return Err(model_err(
-                path,
-                format!(
-                    "{} has sha256 {sha}, expected {} (corrupt); delete it and {FETCH_HINT}",
-                    k.description, k.sha256
-                ),
-            ));
-        }
-    }
-    Ok(sha)
-}
-
-fn sha256_file(path: &Path) -> Result<String, LlmError> {
-    let mut f = fs::File::open(path).map_err(|e| model_err(path, e.to_string()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| model_err(path, e.to_string()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", h.finalize()))
 }
 
 impl LocalProvider {
@@ -683,6 +534,12 @@ impl Provider for LocalProvider {
     }
 
     fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        if req.messages.iter().any(|m| !m.images.is_empty()) {
+            return Err(LlmError::Unsupported {
+                provider: self.id.clone(),
+                message: "the embedded model reads no images; use a vision model behind an OpenAI-compatible endpoint".into(),
+            });
+        }
         let mut session = self.session.lock().map_err(|_| LlmError::Generation {
             message: "an earlier generation panicked".into(),
         })?;
@@ -703,6 +560,7 @@ impl Provider for LocalProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn utf8_stream_holds_back_partial_characters() {

@@ -1,0 +1,182 @@
+//! The loop's decisions with a scripted provider: stop at the threshold, repair from
+//! the report of what failed, stop when the provider fails, keep the best program when
+//! nothing reaches the threshold.
+
+use std::sync::{Arc, Mutex};
+
+use cap_core::scene::Scene;
+use cap_llm::{ChatRequest, ChatResponse, LlmError, Provider};
+
+use super::*;
+
+const GOOD: &str = "```rhai\npick(\"red_block\");\nplace_on(\"red_block\", \"blue_plate\");\n```";
+/// Runs, but puts the block in the wrong place.
+const WRONG: &str = "```rhai\npick(\"red_block\");\nplace_on(\"red_block\", \"yellow_bowl\");\n```";
+/// Rejected before running.
+const BROKEN: &str = "```rhai\npick(\"red_block\"\n```";
+
+/// Replies from a script, in order; records every request.
+struct Scripted {
+    replies: Mutex<Vec<Result<String, LlmError>>>,
+    seen: Mutex<Vec<ChatRequest>>,
+}
+
+impl Scripted {
+    fn new(replies: Vec<Result<&str, LlmError>>) -> Self {
+        Self {
+            replies: Mutex::new(replies.into_iter().map(|r| r.map(str::to_owned)).collect()),
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+    fn user_messages(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .map(|s| s.iter().map(|r| r.messages[1].content.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Provider for Scripted {
+    fn id(&self) -> String {
+        "scripted".into()
+    }
+    fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        if let Ok(mut s) = self.seen.lock() {
+            s.push(req.clone());
+        }
+        let next = self.replies.lock().ok().and_then(|mut r| {
+            if r.is_empty() {
+                None
+            } else {
+                Some(r.remove(0))
+            }
+        });
+        let content = next.unwrap_or_else(|| {
+            Err(LlmError::Generation {
+                message: "the script ran out".into(),
+            })
+        })?;
+        Ok(ChatResponse {
+            content,
+            tokens_in: 10,
+            tokens_out: 5,
+            model: "scripted".into(),
+            cached: false,
+        })
+    }
+}
+
+fn run(provider: &Scripted, max_attempts: u32) -> RunReport {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenes/tabletop.toml");
+    let scene = Arc::new(Scene::load(path).unwrap_or_else(|e| panic!("{e}")));
+    let task = scene.task("red_on_blue").cloned();
+    let instruction = task
+        .as_ref()
+        .map(|t| t.instruction.clone())
+        .unwrap_or_default();
+    let agent = Agent::new(provider, Prompts::default(), scene, task, instruction);
+    let cfg = RunConfig {
+        seeds: vec![0, 1],
+        max_attempts,
+        threads: 1,
+        ..RunConfig::default()
+    };
+    agent.run(&cfg, &|_| {})
+}
+
+#[test]
+fn a_working_first_program_stops_the_loop() {
+    let p = Scripted::new(vec![Ok(GOOD)]);
+    let r = run(&p, 3);
+    assert!(r.success, "{}", r.stopped);
+    assert_eq!(r.attempts.len(), 1);
+    assert_eq!(r.attempts[0].kind, "generate");
+    assert_eq!(r.best_success_rate, 1.0);
+    assert!(r.stopped.contains("reached the threshold"), "{}", r.stopped);
+    assert!(r
+        .final_program
+        .as_deref()
+        .is_some_and(|f| f.contains("blue_plate")));
+    assert_eq!((r.attempts[0].tokens_in, r.attempts[0].tokens_out), (10, 5));
+    assert_eq!(
+        p.user_messages().len(),
+        1,
+        "no more questions after success"
+    );
+}
+
+#[test]
+fn a_rejected_program_is_repaired_from_its_errors() {
+    let p = Scripted::new(vec![Ok(BROKEN), Ok(GOOD)]);
+    let r = run(&p, 3);
+    assert!(r.success, "{}", r.stopped);
+    assert_eq!(r.attempts.len(), 2);
+    assert_eq!(r.attempts[1].kind, "repair");
+    let first = &r.attempts[0].candidates[0];
+    assert!(!first.static_errors.is_empty());
+    assert_eq!(first.success_rate, 0.0);
+    // The repair prompt shows the numbered program and why it was rejected.
+    let asked = p.user_messages();
+    assert!(asked[1].contains("rejected before running"), "{}", asked[1]);
+    assert!(asked[1].contains("1 | pick(\"red_block\""), "{}", asked[1]);
+}
+
+#[test]
+fn a_failing_run_is_repaired_from_its_failure_report() {
+    let p = Scripted::new(vec![Ok(WRONG), Ok(GOOD)]);
+    let r = run(&p, 3);
+    assert!(r.success, "{}", r.stopped);
+    let first = &r.attempts[0].candidates[0];
+    assert!(first.static_errors.is_empty());
+    assert_eq!(first.success_rate, 0.0);
+    assert!(first.failure_report.is_some());
+    let asked = p.user_messages();
+    assert!(asked[1].contains("- class: "), "{}", asked[1]);
+    assert!(asked[1].contains("yellow_bowl"), "{}", asked[1]);
+}
+
+#[test]
+fn a_provider_failure_ends_the_loop_and_says_so() {
+    let p = Scripted::new(vec![
+        Ok(WRONG),
+        Err(LlmError::Unreachable {
+            url: "http://127.0.0.1:9/v1".into(),
+            message: "connection refused".into(),
+        }),
+    ]);
+    let r = run(&p, 5);
+    assert!(!r.success);
+    assert_eq!(r.attempts.len(), 2, "stops at the failing attempt");
+    assert!(
+        r.stopped.contains("failed on attempt 2") && r.stopped.contains("connection refused"),
+        "{}",
+        r.stopped
+    );
+    assert!(r.attempts[1].llm_error.is_some());
+    // The best program so far is still handed back.
+    assert!(r
+        .final_program
+        .as_deref()
+        .is_some_and(|f| f.contains("yellow_bowl")));
+}
+
+#[test]
+fn without_success_the_loop_uses_every_attempt_and_keeps_the_best() {
+    let p = Scripted::new(vec![Ok(BROKEN), Ok(WRONG)]);
+    let r = run(&p, 2);
+    assert!(!r.success);
+    assert_eq!(r.attempts.len(), 2);
+    assert!(
+        r.stopped
+            .contains("no program reached 50% within 2 attempts"),
+        "{}",
+        r.stopped
+    );
+    assert_eq!(r.best_success_rate, 0.0);
+    // Neither succeeded: the first best (the broken one) stays; a later one replaces
+    // it only by doing better.
+    assert!(r
+        .final_program
+        .as_deref()
+        .is_some_and(|f| f.contains("pick(\"red_block\"")));
+}

@@ -1,0 +1,368 @@
+//! Validation: from the parsed file to a [`Scene`], refusing NaN, duplicates, unknown
+//! colours, overlaps at spawn, objects off the table and malformed tasks, each error
+//! naming the file and the key.
+
+use super::file::*;
+use super::*;
+
+pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+pub(super) struct Validator {
+    pub(super) path: PathBuf,
+}
+
+impl Validator {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> SceneError {
+        SceneError::Invalid {
+            path: self.path.clone(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn finite(&self, key: &str, values: &[f64]) -> Result<(), SceneError> {
+        for (i, v) in values.iter().enumerate() {
+            if !v.is_finite() {
+                let key = if values.len() > 1 {
+                    format!("{key}[{i}]")
+                } else {
+                    key.to_owned()
+                };
+                return Err(self.err(key, format!("must be a finite number, got {v}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn in_range(&self, key: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<(), SceneError> {
+        self.finite(key, &[v])?;
+        if v < lo || v > hi {
+            return Err(self.err(key, format!("{v} {unit} is outside [{lo}, {hi}]")));
+        }
+        Ok(())
+    }
+
+    fn name(&self, key: &str, name: &str) -> Result<(), SceneError> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+        if !ok {
+            return Err(self.err(
+                key,
+                format!("`{name}` must be lower_snake_case ASCII, 1-64 chars"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn range(&self, key: &str, r: Option<[f64; 2]>, limit: f64) -> Result<Range, SceneError> {
+        let Some([lo, hi]) = r else {
+            return Ok(Range::default());
+        };
+        self.finite(key, &[lo, hi])?;
+        if lo > hi {
+            return Err(self.err(key, format!("lower bound {lo} is above upper bound {hi}")));
+        }
+        if lo.abs() > limit || hi.abs() > limit {
+            return Err(self.err(key, format!("range [{lo}, {hi}] exceeds ±{limit}")));
+        }
+        Ok(Range { lo, hi })
+    }
+
+    pub(super) fn scene(&self, f: SceneFile) -> Result<Scene, SceneError> {
+        self.name("scene.name", &f.scene.name)?;
+
+        let t = &f.table;
+        self.finite("table.size", &t.size)?;
+        self.finite("table.center", &t.center)?;
+        for (i, v) in t.size.iter().enumerate() {
+            if !(0.01..=10.0).contains(v) {
+                return Err(self.err(
+                    format!("table.size[{i}]"),
+                    format!("{v} m is outside [0.01, 10]"),
+                ));
+            }
+        }
+        self.in_range("table.friction", t.friction, 0.0, 2.0, "")?;
+        let table_rgb = color_rgb(&t.color);
+        if table_rgb.is_none() {
+            return Err(self.err("table.color", unknown_color(&t.color)));
+        }
+        let table = TableSpec {
+            size_m: Vector3::new(t.size[0], t.size[1], t.size[2]),
+            center_m: Point3::new(t.center[0], t.center[1], 0.0),
+            color: t.color.clone(),
+            friction: t.friction,
+        };
+
+        let r = &f.robot;
+        self.finite("robot.base", &r.base)?;
+        self.finite("robot.workspace_min", &r.workspace_min)?;
+        self.finite("robot.workspace_max", &r.workspace_max)?;
+        for i in 0..3 {
+            if r.workspace_min[i] >= r.workspace_max[i] {
+                return Err(self.err(
+                    format!("robot.workspace_min[{i}]"),
+                    format!(
+                        "must be below workspace_max[{i}] ({} >= {})",
+                        r.workspace_min[i], r.workspace_max[i]
+                    ),
+                ));
+            }
+        }
+        self.in_range("robot.speed", r.speed, 0.05, 1.0, "")?;
+        let robot = RobotSpec {
+            base_m: Point3::from(r.base),
+            workspace_min_m: Point3::from(r.workspace_min),
+            workspace_max_m: Point3::from(r.workspace_max),
+            speed: r.speed,
+        };
+
+        let mut names = BTreeSet::new();
+        let mut objects = Vec::with_capacity(f.objects.len());
+        for (i, o) in f.objects.iter().enumerate() {
+            let k = format!("objects[{i}]");
+            self.name(&format!("{k}.name"), &o.name)?;
+            let k = format!("objects[{i}] ({})", o.name);
+            if o.name == "table" || !names.insert(o.name.clone()) {
+                return Err(self.err(
+                    format!("{k}.name"),
+                    format!("duplicate object name `{}`", o.name),
+                ));
+            }
+            objects.push(self.object(&k, o, &table)?);
+        }
+        self.no_overlaps(&objects)?;
+
+        let mut task_names = BTreeSet::new();
+        let mut tasks = Vec::with_capacity(f.tasks.len());
+        for (i, tf) in f.tasks.iter().enumerate() {
+            let k = format!("tasks[{i}]");
+            self.name(&format!("{k}.name"), &tf.name)?;
+            if !task_names.insert(tf.name.clone()) {
+                return Err(self.err(
+                    format!("{k}.name"),
+                    format!("duplicate task name `{}`", tf.name),
+                ));
+            }
+            if tf.instruction.trim().is_empty() {
+                return Err(self.err(format!("{k}.instruction"), "must not be empty"));
+            }
+            if tf.success.trim().is_empty() {
+                return Err(self.err(format!("{k}.success"), "must not be empty"));
+            }
+            self.in_range(
+                &format!("{k}.time_limit_s"),
+                tf.time_limit_s,
+                1.0,
+                3600.0,
+                "s",
+            )?;
+            tasks.push(TaskSpec {
+                name: tf.name.clone(),
+                instruction: tf.instruction.trim().to_owned(),
+                success: tf.success.trim().to_owned(),
+                time_limit_s: tf.time_limit_s,
+            });
+        }
+
+        let mut cameras = Vec::with_capacity(f.cameras.len());
+        let mut camera_names = BTreeSet::new();
+        for (i, c) in f.cameras.iter().enumerate() {
+            let k = format!("cameras[{i}]");
+            self.name(&format!("{k}.name"), &c.name)?;
+            if !camera_names.insert(c.name.clone()) {
+                return Err(self.err(
+                    format!("{k}.name"),
+                    format!("duplicate camera name `{}`", c.name),
+                ));
+            }
+            let k = format!("cameras[{i}] ({})", c.name);
+            self.finite(&format!("{k}.position"), &c.position)?;
+            self.finite(&format!("{k}.look_at"), &c.look_at)?;
+            let (p, l) = (Point3::from(c.position), Point3::from(c.look_at));
+            let axis = l - p;
+            if axis.norm() < 0.05 {
+                return Err(self.err(
+                    format!("{k}.look_at"),
+                    "must be at least 5 cm from position",
+                ));
+            }
+            // The image's up is world +z projected: the axis must not be vertical.
+            if axis.normalize().z.abs() > 0.999 {
+                return Err(self.err(
+                    format!("{k}.look_at"),
+                    "the optical axis must not be exactly vertical (tilt it slightly)",
+                ));
+            }
+            self.in_range(&format!("{k}.fov_deg"), c.fov_deg, 10.0, 120.0, "deg")?;
+            for (key, v) in [("width", c.width), ("height", c.height)] {
+                if !(16..=2048).contains(&v) {
+                    return Err(self.err(
+                        format!("{k}.{key}"),
+                        format!("{v} px is outside [16, 2048]"),
+                    ));
+                }
+            }
+            cameras.push(CameraSpec {
+                name: c.name.clone(),
+                position_m: p,
+                look_at_m: l,
+                fov_deg: c.fov_deg,
+                width: c.width,
+                height: c.height,
+            });
+        }
+        if cameras.is_empty() {
+            cameras.push(CameraSpec::default_front(&table));
+        }
+
+        Ok(Scene {
+            path: self.path.clone(),
+            name: f.scene.name,
+            description: f.scene.description,
+            table,
+            robot,
+            objects,
+            tasks,
+            cameras,
+        })
+    }
+
+    fn object(&self, k: &str, o: &ObjectFile, table: &TableSpec) -> Result<ObjectSpec, SceneError> {
+        self.finite(&format!("{k}.size"), &o.size)?;
+        for (i, v) in o.size.iter().enumerate() {
+            if !(0.005..=1.0).contains(v) {
+                return Err(self.err(
+                    format!("{k}.size[{i}]"),
+                    format!("{v} m is outside [0.005, 1]"),
+                ));
+            }
+        }
+        let round = matches!(
+            o.kind,
+            ObjectKind::Cylinder | ObjectKind::Bowl | ObjectKind::Plate | ObjectKind::Sphere
+        );
+        if round && (o.size[0] - o.size[1]).abs() > 1e-9 {
+            return Err(self.err(
+                format!("{k}.size"),
+                "a round object needs size[0] == size[1] (its diameter)",
+            ));
+        }
+        if o.kind == ObjectKind::Sphere && (o.size[0] - o.size[2]).abs() > 1e-9 {
+            return Err(self.err(format!("{k}.size"), "a sphere needs all three sizes equal"));
+        }
+        self.in_range(&format!("{k}.mass"), o.mass, 0.001, 10.0, "kg")?;
+        self.in_range(&format!("{k}.friction"), o.friction, 0.0, 2.0, "")?;
+        self.finite(&format!("{k}.yaw_deg"), &[o.yaw_deg])?;
+        let rgb = color_rgb(&o.color)
+            .ok_or_else(|| self.err(format!("{k}.color"), unknown_color(&o.color)))?;
+
+        let pk = format!("{k}.position");
+        self.finite(&pk, &o.position)?;
+        let position_m = match o.position.as_slice() {
+            // Two coordinates: the object rests on the table.
+            [x, y] => Point3::new(*x, *y, o.size[2] / 2.0),
+            [x, y, z] => Point3::new(*x, *y, *z),
+            other => {
+                return Err(self.err(
+                    pk,
+                    format!("needs [x, y] or [x, y, z], got {} numbers", other.len()),
+                ));
+            }
+        };
+
+        let randomize = match &o.randomize {
+            None => Randomize::default(),
+            Some(r) => Randomize {
+                x_m: self.range(&format!("{k}.randomize.x"), r.x, 0.5)?,
+                y_m: self.range(&format!("{k}.randomize.y"), r.y, 0.5)?,
+                yaw_rad: {
+                    let d = self.range(&format!("{k}.randomize.yaw_deg"), r.yaw_deg, 180.0)?;
+                    Range {
+                        lo: d.lo.to_radians(),
+                        hi: d.hi.to_radians(),
+                    }
+                },
+            },
+        };
+
+        let spec = ObjectSpec {
+            name: o.name.clone(),
+            kind: o.kind,
+            color: o.color.clone(),
+            rgb,
+            size_m: Vector3::from(o.size),
+            mass_kg: o.mass,
+            friction: o.friction,
+            position_m,
+            yaw_rad: o.yaw_deg.to_radians(),
+            randomize,
+        };
+
+        // On the table: the whole reachable footprint inside the table top, the bottom
+        // not below it.
+        let (hx, hy) = footprint_half_extents(&spec);
+        let (tx, ty) = (table.size_m.x / 2.0, table.size_m.y / 2.0);
+        if (position_m.x - table.center_m.x).abs() + hx > tx
+            || (position_m.y - table.center_m.y).abs() + hy > ty
+        {
+            return Err(self.err(
+                pk,
+                "the object (with its randomisation range) is not fully on the table",
+            ));
+        }
+        if position_m.z - o.size[2] / 2.0 < -OVERLAP_TOLERANCE_M {
+            return Err(self.err(
+                pk,
+                format!(
+                    "the object's bottom is below the table top (z = {:.4} m)",
+                    position_m.z - o.size[2] / 2.0
+                ),
+            ));
+        }
+        Ok(spec)
+    }
+
+    fn no_overlaps(&self, objects: &[ObjectSpec]) -> Result<(), SceneError> {
+        for (i, a) in objects.iter().enumerate() {
+            for (j, b) in objects.iter().enumerate().skip(i + 1) {
+                let (ax, ay) = footprint_half_extents(a);
+                let (bx, by) = footprint_half_extents(b);
+                let dx = (a.position_m.x - b.position_m.x).abs();
+                let dy = (a.position_m.y - b.position_m.y).abs();
+                let dz = (a.position_m.z - b.position_m.z).abs();
+                let overlap_x = ax + bx - dx;
+                let overlap_y = ay + by - dy;
+                let overlap_z = (a.size_m.z + b.size_m.z) / 2.0 - dz;
+                if overlap_x > OVERLAP_TOLERANCE_M
+                    && overlap_y > OVERLAP_TOLERANCE_M
+                    && overlap_z > OVERLAP_TOLERANCE_M
+                {
+                    return Err(self.err(
+                        format!("objects[{j}] ({}).position", b.name),
+                        format!(
+                            "spawn volume overlaps `{}` (objects[{i}]) by {:.1} mm; move them apart or narrow their randomize ranges",
+                            a.name,
+                            overlap_x.min(overlap_y).min(overlap_z) * 1000.0
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn unknown_color(c: &str) -> String {
+    let names: Vec<&str> = PALETTE.iter().map(|(n, _)| *n).collect();
+    format!("unknown colour `{c}`; known: {}", names.join(", "))
+}
