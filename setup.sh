@@ -14,6 +14,8 @@ bash scripts/fetch-onnxruntime.sh
 bash scripts/fetch-llm.sh
 # The rerun viewer/CLI 0.36.3 (views recordings; the tests read them back with it).
 bash scripts/fetch-rerun.sh
+# URDFs and meshes of third-party arms (Panda, UR5, SO-101, xArm7, ...), example-robot-data from PyPI.
+bash scripts/fetch-robots.sh
 ./target/release/cap validate scenes/*.toml
 ./target/release/cap run scenes/tabletop.toml "put the red block on the blue plate" --out runs/quickstart
 echo "report: runs/quickstart/report.json   program: runs/quickstart/final.rhai"

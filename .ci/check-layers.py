@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 # Bottom to top, as ARCHITECTURE.md's table lists them.
-LAYERS = ["cap-core", "cap-sim", "cap-script", "cap-llm", "cap-vision", "cap-agent",
+LAYERS = ["cap-core", "cap-robot", "cap-sim", "cap-script", "cap-llm", "cap-vision", "cap-agent",
           "cap-viz", "cap-bridge", "cap-cli"]
-LOW = ["cap-core", "cap-sim", "cap-script"]
+LOW = ["cap-core", "cap-robot", "cap-sim", "cap-script"]
 # Crates whose presence in a low crate's tree means a heavy dependency leaked in.
 HEAVY = {"ort", "ort-sys", "rerun", "tokio", "reqwest", "ureq", "hyper", "tonic",
          "llama-cpp-2", "llama-cpp-sys-2", "tungstenite", "arrow", "re_sdk"}

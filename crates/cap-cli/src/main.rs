@@ -10,6 +10,7 @@ mod exec;
 mod llm;
 mod record;
 mod report;
+mod robots;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,11 @@ enum Command {
     },
     /// Print the script API reference (the text a model is shown).
     Api,
+    /// List the arms cap knows (from their URDFs): joints, limits, reach, gripper.
+    Robots {
+        /// Only this arm (panda, ur5, so101, xarm7).
+        arm: Option<String>,
+    },
     /// Ask a language model for a program, run it, explain failures, repair, repeat.
     Run(run::Args),
     /// Evaluate a suite (tasks x seeds x policy source); `cap eval merge` joins shards.
@@ -277,6 +283,7 @@ fn main() -> ExitCode {
             print!("{}", cap_script::api::reference());
             Ok(0)
         }
+        Command::Robots { arm } => robots::run(arm.as_deref()),
         Command::Render {
             scene,
             seed,

@@ -1,14 +1,19 @@
 //! Franka-Panda-like kinematics: forward kinematics from the public (modified, Craig)
-//! DH parameters, the geometric Jacobian, and a damped-least-squares IK with joint
-//! limits and a null-space pull away from them.
+//! DH parameters, the geometric Jacobian, and the IK of [`crate::ik`] (damped least
+//! squares with joint limits and a null-space pull away from them) with the Panda's
+//! restarts.
 //!
 //! Everything is fixed-size nalgebra in f64; one IK solve is a few microseconds
 //! (`cap bench` prints the figure).
 
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
-use nalgebra::{Isometry3, Matrix6, SMatrix, Translation3, UnitQuaternion, Vector3, Vector6};
+use nalgebra::{Isometry3, SMatrix, Translation3, UnitQuaternion, Vector3};
 
+pub use crate::ik::{IkError, IkOptions};
+
+use crate::chain::{ChainError, ChainJoint, JointKind, SerialChain};
+use crate::ik::{self, ArmModel, SplitMix};
 use crate::math;
 
 /// Degrees of freedom of the arm.
@@ -44,6 +49,8 @@ pub const Q_MIN: Joints = [
 pub const Q_MAX: Joints = [2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973];
 /// Joint velocity limits, rad/s.
 pub const V_MAX: Joints = [2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61];
+/// Joint torque limits, N·m (Panda datasheet).
+pub const EFFORT_MAX_NM: Joints = [87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0];
 /// The "ready" configuration: gripper pointing down in front of the base.
 pub const HOME: Joints = [
     0.0,
@@ -66,46 +73,6 @@ pub struct Frames {
     pub hand: Isometry3<f64>,
     /// The tool centre point: hand frame moved [`FLANGE_TO_TCP_M`] along its z.
     pub tcp: Isometry3<f64>,
-}
-
-/// Why an IK solve failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum IkError {
-    /// The target is not finite.
-    #[error("target pose is not finite")]
-    NonFinite,
-    /// No configuration within joint limits reached the target.
-    #[error("no solution within joint limits: best position error {position_error_m:.4} m, orientation error {orientation_error_rad:.3} rad")]
-    NoSolution {
-        /// Residual position error of the best attempt.
-        position_error_m: f64,
-        /// Residual orientation error of the best attempt.
-        orientation_error_rad: f64,
-    },
-}
-
-/// IK tuning.
-#[derive(Debug, Clone, Copy)]
-pub struct IkOptions {
-    /// Iterations per attempt.
-    pub max_iterations: usize,
-    /// Position tolerance.
-    pub position_tolerance_m: f64,
-    /// Orientation tolerance.
-    pub orientation_tolerance_rad: f64,
-    /// Damping λ of the least-squares step.
-    pub damping: f64,
-}
-
-impl Default for IkOptions {
-    fn default() -> Self {
-        Self {
-            max_iterations: 150,
-            position_tolerance_m: 2e-4,
-            orientation_tolerance_rad: 2e-3,
-            damping: 0.03,
-        }
-    }
 }
 
 /// A solved configuration.
@@ -176,6 +143,39 @@ impl Panda {
         self.frames(q).tcp
     }
 
+    /// The same arm as a [`SerialChain`], built from its DH parameters, limits and
+    /// tool: what a robot description of it gives (the tests check both agree). Fails
+    /// only for a base pose that is not finite.
+    pub fn chain(&self) -> Result<SerialChain, ChainError> {
+        let joints = DH
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, d, alpha))| {
+                let rx = math::rot_x(alpha);
+                ChainJoint {
+                    name: format!("panda_joint{}", i + 1),
+                    kind: JointKind::Revolute,
+                    origin: Isometry3::from_parts(
+                        Translation3::from(
+                            Vector3::new(a, 0.0, 0.0) + rx * Vector3::new(0.0, 0.0, d),
+                        ),
+                        rx,
+                    ),
+                    axis: Vector3::z_axis(),
+                    lower: Q_MIN[i],
+                    upper: Q_MAX[i],
+                    velocity: V_MAX[i],
+                    effort: EFFORT_MAX_NM[i],
+                }
+            })
+            .collect();
+        let tool = Isometry3::from_parts(
+            Translation3::new(0.0, 0.0, FLANGE_D_M),
+            math::rot_z(-FRAC_PI_4),
+        ) * Translation3::new(0.0, 0.0, FLANGE_TO_TCP_M);
+        SerialChain::new(self.world_from_base, joints, tool)
+    }
+
     /// Geometric Jacobian (linear rows 0-2, angular rows 3-5) at the TCP.
     pub fn jacobian(&self, frames: &Frames) -> SMatrix<f64, 6, DOF> {
         let p = frames.tcp.translation.vector;
@@ -228,7 +228,7 @@ impl Panda {
             if k == 1 && *seed == HOME {
                 continue;
             }
-            let attempt = self.dls(target, &start, opts);
+            let attempt = ik::descend(self, target, &start, opts);
             total += attempt.iterations;
             if let Some(q) = attempt.q {
                 return Ok(IkSolution {
@@ -258,7 +258,7 @@ impl Panda {
         opts: &IkOptions,
     ) -> Result<IkSolution, IkError> {
         check_finite(target)?;
-        let attempt = self.dls(target, seed, opts);
+        let attempt = ik::descend(self, target, seed, opts);
         match attempt.q {
             Some(q) => Ok(IkSolution {
                 q,
@@ -270,113 +270,16 @@ impl Panda {
             }),
         }
     }
-
-    /// One damped-least-squares descent from `start`, with a secondary task in the
-    /// Jacobian's null space that pulls the joints toward the middle of their ranges.
-    ///
-    /// The step is `dq = J⁺_λ e + (I − J⁺J) pull`, where `J⁺_λ = Jᵀ(JJᵀ + λ²I)⁻¹` is the
-    /// damped inverse (robust near singularities) and `J⁺ = Jᵀ(JJᵀ)⁻¹` the undamped
-    /// one. `I − J⁺J` is a true projector onto the null space: the pull never moves the
-    /// tool, so it cannot leave an error floor. (Projecting with the damped inverse, as
-    /// this solver once did, leaks part of the pull into the task space, and near
-    /// singular configurations the iteration settled 0.2-1.4 mm off the target.) Where
-    /// `JJᵀ` is too ill-conditioned for the undamped inverse, the pull is left out.
-    fn dls(&self, target: &Isometry3<f64>, start: &Joints, opts: &IkOptions) -> Attempt {
-        let mut q = *start;
-        for (i, v) in q.iter_mut().enumerate() {
-            *v = v.clamp(Q_MIN[i], Q_MAX[i]);
-        }
-        let lambda2 = opts.damping * opts.damping;
-        let mut best = (f64::INFINITY, f64::INFINITY);
-        let (mut last_progress, mut used) = (0, opts.max_iterations);
-        for iter in 0..=opts.max_iterations {
-            let frames = self.frames(&q);
-            let ep = target.translation.vector - frames.tcp.translation.vector;
-            let er = (target.rotation * frames.tcp.rotation.inverse()).scaled_axis();
-            let err = (ep.norm(), er.norm());
-            if err.0 < opts.position_tolerance_m && err.1 < opts.orientation_tolerance_rad {
-                return Attempt {
-                    q: Some(q),
-                    iterations: iter,
-                    error: err,
-                };
-            }
-            let metric = err.0 + 0.1 * err.1;
-            if metric < 0.99 * (best.0 + 0.1 * best.1) {
-                last_progress = iter;
-            }
-            if metric < best.0 + 0.1 * best.1 {
-                best = err;
-            }
-            // A descent that has not improved by 1% in STALL_ITERATIONS has converged to
-            // a point that is not the target (a limit, a singularity, out of reach).
-            if iter == opts.max_iterations || iter - last_progress > STALL_ITERATIONS {
-                used = iter;
-                break;
-            }
-            // Clamp the task-space step so far targets do not make the linearisation lie.
-            let ep = if err.0 > 0.1 { ep * (0.1 / err.0) } else { ep };
-            let er = if err.1 > 0.4 { er * (0.4 / err.1) } else { er };
-            let e = Vector6::new(ep.x, ep.y, ep.z, er.x, er.y, er.z);
-            let mut j = self.jacobian(&frames);
-            // Joint clamping: a joint that the step would push past its limit is locked
-            // (its column taken out) and the step solved again with the others, so the
-            // rest of the arm makes up for it instead of the clamp eating the step.
-            let mut dq = SMatrix::<f64, DOF, 1>::zeros();
-            for _ in 0..3 {
-                let jjt: Matrix6<f64> = j * j.transpose();
-                let scale = (err.0 / 0.02 + err.1 / 0.2).min(1.0);
-                let lambda2 = (lambda2 * scale * scale).max(1e-6);
-                let Some(damped) = (jjt + Matrix6::identity() * lambda2).cholesky() else {
-                    break;
-                };
-                dq = j.transpose() * damped.solve(&e) + null_space_pull(&j, &jjt, &q);
-                let mut locked = false;
-                for i in 0..DOF {
-                    let next = q[i] + dq[i];
-                    if (next < Q_MIN[i] || next > Q_MAX[i]) && j.column(i).iter().any(|v| *v != 0.0)
-                    {
-                        j.column_mut(i).fill(0.0);
-                        locked = true;
-                    }
-                }
-                if !locked {
-                    break;
-                }
-            }
-            for i in 0..DOF {
-                q[i] = (q[i] + dq[i]).clamp(Q_MIN[i], Q_MAX[i]);
-            }
-        }
-        Attempt {
-            q: None,
-            iterations: used,
-            error: best,
-        }
-    }
 }
 
-/// A small deterministic generator (splitmix64): the same targets on every machine,
-/// without a dependency on rand.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+impl ArmModel<DOF> for Panda {
+    fn limits(&self) -> (Joints, Joints) {
+        (Q_MIN, Q_MAX)
     }
 
-    /// A configuration uniformly within the limits, `margin` inside them.
-    fn joints(&mut self, margin: f64) -> Joints {
-        let mut q = [0.0; DOF];
-        for (i, v) in q.iter_mut().enumerate() {
-            let (lo, hi) = (Q_MIN[i] + margin, Q_MAX[i] - margin);
-            *v = lo + (hi - lo) * self.unit();
-        }
-        q
+    fn tcp_jacobian(&self, q: &Joints) -> (Isometry3<f64>, SMatrix<f64, 6, DOF>) {
+        let frames = self.frames(q);
+        (frames.tcp, self.jacobian(&frames))
     }
 }
 
@@ -404,9 +307,9 @@ impl Panda {
                 break;
             }
             match set {
-                TargetSet::General => out.push(self.tcp(&rng.joints(0.02))),
+                TargetSet::General => out.push(self.tcp(&rng.within(&Q_MIN, &Q_MAX, 0.02))),
                 TargetSet::TopDown => {
-                    let q = rng.joints(0.05);
+                    let q = rng.within(&Q_MIN, &Q_MAX, 0.05);
                     let tcp = self.tcp(&q);
                     let t = self.world_from_base.inverse() * tcp;
                     let p = t.translation.vector;
@@ -428,50 +331,6 @@ impl Panda {
         }
         out
     }
-}
-
-/// The outcome of one descent.
-struct Attempt {
-    q: Option<Joints>,
-    iterations: usize,
-    /// Best (position m, orientation rad) error seen.
-    error: (f64, f64),
-}
-
-/// Iterations without a 1% improvement after which a descent gives up.
-const STALL_ITERATIONS: usize = 25;
-/// Gain of the pull toward mid-range, per iteration, at a joint's limit.
-const PULL_GAIN: f64 = 0.05;
-/// Below this smallest pivot of the Cholesky factor of `JJᵀ` (≈ the smallest singular
-/// value of J), the undamped inverse is too ill-conditioned to project with.
-const MIN_PIVOT: f64 = 1e-3;
-
-/// `(I − J⁺J) pull` for the pull toward the middle of the joint ranges, or zero where
-/// `JJᵀ` is near singular.
-fn null_space_pull(
-    j: &SMatrix<f64, 6, DOF>,
-    jjt: &Matrix6<f64>,
-    q: &Joints,
-) -> SMatrix<f64, DOF, 1> {
-    let mut pull = SMatrix::<f64, DOF, 1>::zeros();
-    for i in 0..DOF {
-        let mid = 0.5 * (Q_MIN[i] + Q_MAX[i]);
-        let half = 0.5 * (Q_MAX[i] - Q_MIN[i]);
-        pull[i] = PULL_GAIN * (mid - q[i]) / half;
-    }
-    let Some(chol) = jjt.cholesky() else {
-        return SMatrix::zeros();
-    };
-    let l = chol.l_dirty();
-    if (0..6).any(|i| l[(i, i)] < MIN_PIVOT) {
-        return SMatrix::zeros();
-    }
-    let projected = pull - j.transpose() * chol.solve(&(j * pull));
-    // A projector never lengthens a vector; if this one did, rounding won.
-    if projected.norm() > pull.norm() * (1.0 + 1e-6) {
-        return SMatrix::zeros();
-    }
-    projected
 }
 
 fn check_finite(target: &Isometry3<f64>) -> Result<(), IkError> {

@@ -5,7 +5,9 @@
 //! interface with the safety gate every motion command must pass. No heavy
 //! dependencies live here: nalgebra, serde and thiserror only.
 
+pub mod chain;
 pub mod failure;
+pub mod ik;
 pub mod kinematics;
 pub mod math;
 pub mod paths;

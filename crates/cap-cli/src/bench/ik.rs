@@ -14,7 +14,7 @@ const SET_SIZE: usize = 1000;
 
 /// One set's figures.
 struct SetFigures {
-    name: &'static str,
+    name: String,
     us_per_solve: Vec<f64>,
     solved: usize,
     tried: usize,
@@ -54,11 +54,11 @@ pub fn measure(kin: &Panda, reps: usize) -> IkFigures {
         ),
     ];
     let opts = IkOptions::default();
-    let sets = sets
+    let sets: Vec<SetFigures> = sets
         .into_iter()
         .map(|(name, targets)| {
             let mut fig = SetFigures {
-                name,
+                name: name.to_owned(),
                 us_per_solve: Vec::new(),
                 solved: 0,
                 tried: 0,
@@ -77,12 +77,77 @@ pub fn measure(kin: &Panda, reps: usize) -> IkFigures {
             fig
         })
         .collect();
+    let mut sets: Vec<SetFigures> = sets;
+    sets.extend(chains(kin, reps));
     let t = Instant::now();
     let radii = cap_sim::reach::measure_reach_band(kin);
     IkFigures {
         sets,
         band: (radii, t.elapsed().as_secs_f64() * 1e3),
     }
+}
+
+/// The same solver on chains: cap's Panda as a [`cap_core::chain::SerialChain`] on the
+/// Panda's general set (the cost of the generic path against the Panda-specific one),
+/// and each catalogue arm from its URDF on poses its own configurations reach.
+fn chains(kin: &Panda, reps: usize) -> Vec<SetFigures> {
+    let opts = IkOptions::default();
+    let mut arms: Vec<(String, cap_core::chain::SerialChain, Vec<Isometry3<f64>>)> = Vec::new();
+    if let Ok(c) = kin.chain() {
+        arms.push((
+            "panda as a chain, general".into(),
+            c,
+            kin.reachable_targets(TargetSet::General, 7, SET_SIZE),
+        ));
+    }
+    let data = cap_core::paths::data_dir();
+    for arm in &cap_robot::ARMS {
+        match arm.load(&data, Isometry3::identity()) {
+            Ok((_, c)) => {
+                let (lo, hi) = c.limits();
+                let mut rng = cap_core::ik::SplitMix(7);
+                let targets = (0..SET_SIZE / 4)
+                    .filter_map(|_| {
+                        let q: Vec<f64> = lo
+                            .iter()
+                            .zip(&hi)
+                            .map(|(l, h)| l + 0.02 + (h - l - 0.04) * rng.unit())
+                            .collect();
+                        c.tcp(&q).ok()
+                    })
+                    .collect();
+                arms.push((
+                    format!("{} (URDF, {} joints), general", arm.name, c.dof()),
+                    c,
+                    targets,
+                ));
+            }
+            Err(e) => println!("IK {}: not measured: {e}", arm.name),
+        }
+    }
+    arms.into_iter()
+        .map(|(name, c, targets)| {
+            let mut fig = SetFigures {
+                name,
+                us_per_solve: Vec::new(),
+                solved: 0,
+                tried: 0,
+            };
+            let zero = c.zero();
+            for _ in 0..reps {
+                let t = Instant::now();
+                for target in &targets {
+                    fig.tried += 1;
+                    if c.ik(target, &zero, &opts).is_ok() {
+                        fig.solved += 1;
+                    }
+                }
+                fig.us_per_solve
+                    .push(t.elapsed().as_secs_f64() * 1e6 / targets.len().max(1) as f64);
+            }
+            fig
+        })
+        .collect()
 }
 
 impl IkFigures {
@@ -96,7 +161,7 @@ impl IkFigures {
             let (a, b, c) = stats(s.us_per_solve);
             let rate = 100.0 * s.solved as f64 / s.tried.max(1) as f64;
             println!(
-                "IK {:<28} (µs/solve)  min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   solved {rate:.2}% ({} of {})",
+                "IK {:<40} (µs/solve)  min {a:>9.2}  median {b:>9.2}  max {c:>9.2}   solved {rate:.2}% ({} of {})",
                 s.name, s.solved, s.tried
             );
         }
