@@ -115,6 +115,29 @@ impl RobotDescription {
         Ok(out)
     }
 
+    /// Every link's collision meshes, read and checked (see [`crate::mesh::load`]),
+    /// with the piece they belong to.
+    pub fn collision_meshes(
+        &self,
+        packages: &[PathBuf],
+    ) -> Result<Vec<(LinkGeometry, crate::mesh::TriMesh)>, RobotError> {
+        let mut out = Vec::new();
+        for g in self.geometry(packages)? {
+            if g.visual {
+                continue;
+            }
+            if let Shape::Mesh { path, scale } = &g.shape {
+                let m = crate::mesh::load(path, *scale).map_err(|source| RobotError::Mesh {
+                    path: self.path().to_path_buf(),
+                    link: g.link.clone(),
+                    source,
+                })?;
+                out.push((g, m));
+            }
+        }
+        Ok(out)
+    }
+
     /// The file a mesh URI of `link` points to.
     pub fn resolve(
         &self,

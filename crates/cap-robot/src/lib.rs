@@ -14,6 +14,7 @@
 
 mod catalog;
 mod geometry;
+pub mod mesh;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -96,6 +97,16 @@ pub enum RobotError {
         path: PathBuf,
         /// Why.
         source: ChainError,
+    },
+    /// A mesh a link uses cannot be read or is not a solid.
+    #[error("{path}: link `{link}`: {source}")]
+    Mesh {
+        /// The URDF.
+        path: PathBuf,
+        /// The link.
+        link: String,
+        /// Why.
+        source: mesh::MeshError,
     },
     /// A mesh a link uses is not where its URI points.
     #[error("{path}: link `{link}`: mesh `{uri}` not found (looked for {tried})")]

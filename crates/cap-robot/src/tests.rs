@@ -172,6 +172,34 @@ fn the_catalogue_arms_load_with_their_meshes() {
 }
 
 #[test]
+fn every_catalogue_arms_collision_meshes_read_as_solids_of_link_size() {
+    let data = data();
+    for arm in &ARMS {
+        let d = load(arm.urdf_path(&data)).unwrap_or_else(|e| panic!("{e}"));
+        let meshes = d
+            .collision_meshes(&[arm.package_root(&data)])
+            .unwrap_or_else(|e| panic!("{}: {e}", arm.name));
+        assert!(
+            meshes.len() >= 5,
+            "{}: {} collision meshes",
+            arm.name,
+            meshes.len()
+        );
+        for (g, m) in &meshes {
+            let (lo, hi) = m.bounds();
+            let size = (0..3).map(|k| hi[k] - lo[k]).fold(0.0, f64::max);
+            // Metres, not millimetres: a link of an arm is between 1 cm and 1 m.
+            assert!(
+                (0.01..1.0).contains(&size),
+                "{}: {}: {size} m",
+                arm.name,
+                g.link
+            );
+        }
+    }
+}
+
+#[test]
 fn the_panda_urdf_is_caps_panda() {
     let data = data();
     let base = Isometry3::translation(0.0, 0.0, 0.0);

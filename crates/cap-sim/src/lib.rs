@@ -20,6 +20,7 @@ pub mod convert;
 pub mod geometry;
 pub mod grasp;
 pub mod labels;
+pub mod link_shapes;
 pub mod observer;
 pub mod plan;
 pub mod primitives;
