@@ -301,7 +301,10 @@ impl SerialChain {
             return Err(IkError::NonFinite);
         }
         if seed.len() != self.dof() || seed.iter().any(|v| !v.is_finite()) {
-            return Err(IkError::NonFinite);
+            return Err(IkError::BadSeed {
+                got: seed.len(),
+                dof: self.dof(),
+            });
         }
         match self.dof() {
             4 => Fixed::<4>(self).solve(target, seed, opts, local),

@@ -249,4 +249,9 @@ fn unusable_chains_are_refused_naming_the_joint() {
         .err(),
         Some(IkError::NonFinite)
     );
+    assert_eq!(
+        c.ik(&Isometry3::identity(), &[0.0; 7], &IkOptions::default())
+            .err(),
+        Some(IkError::BadSeed { got: 7, dof: 5 })
+    );
 }

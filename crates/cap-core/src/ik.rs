@@ -12,6 +12,14 @@ pub enum IkError {
     /// The target is not finite.
     #[error("target pose is not finite")]
     NonFinite,
+    /// The seed is not a configuration of this arm: the wrong length, or not finite.
+    #[error("the seed is not a configuration of this arm ({got} values for {dof} joints, or one not finite)")]
+    BadSeed {
+        /// Values given.
+        got: usize,
+        /// Joints of the arm.
+        dof: usize,
+    },
     /// No configuration within joint limits reached the target.
     #[error("no solution within joint limits: best position error {position_error_m:.4} m, orientation error {orientation_error_rad:.3} rad")]
     NoSolution {

@@ -45,10 +45,9 @@ impl World {
     pub fn solve_ik(&self, target: &Isometry3<f64>, seed: &Joints) -> Result<Joints, Failure> {
         match self.kinematics.ik(target, seed, &IkOptions::default()) {
             Ok(sol) => Ok(sol.q),
-            Err(IkError::NonFinite) => Err(Failure::new(
-                FailureKind::InvalidArgument,
-                "target pose is not finite",
-            )),
+            Err(e @ (IkError::NonFinite | IkError::BadSeed { .. })) => {
+                Err(Failure::new(FailureKind::InvalidArgument, e.to_string()))
+            }
             Err(e @ IkError::NoSolution { .. }) => {
                 let p = target.translation.vector;
                 Err(Failure::new(
