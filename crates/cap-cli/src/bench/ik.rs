@@ -40,6 +40,34 @@ fn tabletop_targets() -> Vec<Isometry3<f64>> {
         .collect()
 }
 
+/// Time `solve` over `targets`, `reps` rounds: µs per solve each round, and how many
+/// were solved.
+fn time_set(
+    name: String,
+    targets: &[Isometry3<f64>],
+    reps: usize,
+    solve: impl Fn(&Isometry3<f64>) -> bool,
+) -> SetFigures {
+    let mut fig = SetFigures {
+        name,
+        us_per_solve: Vec::new(),
+        solved: 0,
+        tried: 0,
+    };
+    for _ in 0..reps {
+        let t = Instant::now();
+        for target in targets {
+            fig.tried += 1;
+            if solve(target) {
+                fig.solved += 1;
+            }
+        }
+        fig.us_per_solve
+            .push(t.elapsed().as_secs_f64() * 1e6 / targets.len().max(1) as f64);
+    }
+    fig
+}
+
 /// Time IK from the ready pose on each set, `reps` rounds.
 pub fn measure(kin: &Panda, reps: usize) -> IkFigures {
     let sets = [
@@ -54,30 +82,14 @@ pub fn measure(kin: &Panda, reps: usize) -> IkFigures {
         ),
     ];
     let opts = IkOptions::default();
-    let sets: Vec<SetFigures> = sets
+    let mut sets: Vec<SetFigures> = sets
         .into_iter()
         .map(|(name, targets)| {
-            let mut fig = SetFigures {
-                name: name.to_owned(),
-                us_per_solve: Vec::new(),
-                solved: 0,
-                tried: 0,
-            };
-            for _ in 0..reps {
-                let t = Instant::now();
-                for target in &targets {
-                    fig.tried += 1;
-                    if kin.ik(target, &HOME, &opts).is_ok() {
-                        fig.solved += 1;
-                    }
-                }
-                fig.us_per_solve
-                    .push(t.elapsed().as_secs_f64() * 1e6 / targets.len().max(1) as f64);
-            }
-            fig
+            time_set(name.to_owned(), &targets, reps, |t| {
+                kin.ik(t, &HOME, &opts).is_ok()
+            })
         })
         .collect();
-    let mut sets: Vec<SetFigures> = sets;
     sets.extend(chains(kin, reps));
     let t = Instant::now();
     let radii = cap_sim::reach::measure_reach_band(kin);
@@ -127,25 +139,8 @@ fn chains(kin: &Panda, reps: usize) -> Vec<SetFigures> {
     }
     arms.into_iter()
         .map(|(name, c, targets)| {
-            let mut fig = SetFigures {
-                name,
-                us_per_solve: Vec::new(),
-                solved: 0,
-                tried: 0,
-            };
             let zero = c.zero();
-            for _ in 0..reps {
-                let t = Instant::now();
-                for target in &targets {
-                    fig.tried += 1;
-                    if c.ik(target, &zero, &opts).is_ok() {
-                        fig.solved += 1;
-                    }
-                }
-                fig.us_per_solve
-                    .push(t.elapsed().as_secs_f64() * 1e6 / targets.len().max(1) as f64);
-            }
-            fig
+            time_set(name, &targets, reps, |t| c.ik(t, &zero, &opts).is_ok())
         })
         .collect()
 }
