@@ -5,6 +5,7 @@
 //! interface with the safety gate every motion command must pass. No heavy
 //! dependencies live here: nalgebra, serde and thiserror only.
 
+pub mod arm;
 pub mod chain;
 pub mod failure;
 pub mod ik;

@@ -6,12 +6,16 @@
 //! command has passed the gate — joint position and velocity limits, the workspace box,
 //! NaN/inf — before any backend sees it; the type system, not a convention, says so.
 
+use std::sync::Arc;
+
 use nalgebra::Point3;
 
+use crate::arm::ArmKinematics;
 use crate::failure::{Failure, FailureKind};
-use crate::kinematics::{Joints, Panda, DOF, Q_MAX, Q_MIN, V_MAX};
+use crate::kinematics::{Joints, DOF, Q_MAX, Q_MIN, V_MAX};
 
-/// Maximum opening of the parallel gripper, metres.
+/// Maximum opening of the built-in Panda's gripper, metres (other arms say their own:
+/// [`SafetyLimits::gripper_max_width_m`]).
 pub const GRIPPER_MAX_WIDTH_M: f64 = 0.08;
 
 /// Slack on limit checks for floating-point round-off.
@@ -106,8 +110,13 @@ pub enum GateError {
         point: Point3<f64>,
     },
     /// A gripper width outside [0, max] or not finite.
-    #[error("gripper width {0} m is outside [0, {GRIPPER_MAX_WIDTH_M}]")]
-    GripperWidth(f64),
+    #[error("gripper width {width_m} m is outside [0, {max_m}]")]
+    GripperWidth {
+        /// Commanded width.
+        width_m: f64,
+        /// The gripper's widest opening.
+        max_m: f64,
+    },
 }
 
 impl From<GateError> for Failure {
@@ -132,6 +141,8 @@ pub struct SafetyLimits {
     pub workspace_min_m: Point3<f64>,
     /// Workspace box upper corner.
     pub workspace_max_m: Point3<f64>,
+    /// The gripper's widest opening, metres.
+    pub gripper_max_width_m: f64,
 }
 
 impl SafetyLimits {
@@ -143,21 +154,40 @@ impl SafetyLimits {
             v_max_rad_s: V_MAX,
             workspace_min_m,
             workspace_max_m,
+            gripper_max_width_m: GRIPPER_MAX_WIDTH_M,
+        }
+    }
+
+    /// `arm`'s own limits (from its description; the padding of a short arm held at
+    /// 0), its gripper's opening and the given workspace box.
+    pub fn for_arm(
+        arm: &ArmKinematics,
+        gripper_max_width_m: f64,
+        workspace_min_m: Point3<f64>,
+        workspace_max_m: Point3<f64>,
+    ) -> Self {
+        Self {
+            q_min: *arm.q_min(),
+            q_max: *arm.q_max(),
+            v_max_rad_s: *arm.v_max(),
+            workspace_min_m,
+            workspace_max_m,
+            gripper_max_width_m,
         }
     }
 }
 
 /// The single gate every motion command passes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SafetyGate {
     limits: SafetyLimits,
-    kinematics: Panda,
+    arm: Arc<ArmKinematics>,
 }
 
 impl SafetyGate {
-    /// A gate for an arm with `kinematics`, enforcing `limits`.
-    pub fn new(limits: SafetyLimits, kinematics: Panda) -> Self {
-        Self { limits, kinematics }
+    /// A gate for `arm`, enforcing `limits`.
+    pub fn new(limits: SafetyLimits, arm: Arc<ArmKinematics>) -> Self {
+        Self { limits, arm }
     }
 
     /// The limits in force.
@@ -201,7 +231,7 @@ impl SafetyGate {
                     });
                 }
             }
-            let p = Point3::from(self.kinematics.tcp(q).translation.vector);
+            let p = Point3::from(self.arm.tcp(q).translation.vector);
             let inside = (0..3).all(|i| {
                 p[i] >= l.workspace_min_m[i] - LIMIT_EPS && p[i] <= l.workspace_max_m[i] + LIMIT_EPS
             });
@@ -215,8 +245,9 @@ impl SafetyGate {
 
     /// Check a gripper width command.
     pub fn admit_gripper(&self, width_m: f64) -> Result<GatedGripper, GateError> {
-        if !width_m.is_finite() || !(0.0..=GRIPPER_MAX_WIDTH_M).contains(&width_m) {
-            return Err(GateError::GripperWidth(width_m));
+        let max_m = self.limits.gripper_max_width_m;
+        if !width_m.is_finite() || !(0.0..=max_m).contains(&width_m) {
+            return Err(GateError::GripperWidth { width_m, max_m });
         }
         Ok(GatedGripper { width_m })
     }
@@ -275,7 +306,7 @@ mod tests {
     fn gate() -> SafetyGate {
         SafetyGate::new(
             SafetyLimits::panda(Point3::new(0.1, -0.6, 0.0), Point3::new(0.9, 0.6, 0.8)),
-            Panda::new(Isometry3::identity()),
+            Arc::new(ArmKinematics::panda(Isometry3::identity())),
         )
     }
 
@@ -336,7 +367,7 @@ mod tests {
 
         let tight = SafetyGate::new(
             SafetyLimits::panda(Point3::new(0.4, -0.6, 0.0), Point3::new(0.9, 0.6, 0.8)),
-            Panda::new(Isometry3::identity()),
+            Arc::new(ArmKinematics::panda(Isometry3::identity())),
         );
         assert!(matches!(
             tight.admit(

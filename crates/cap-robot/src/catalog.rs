@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cap_core::chain::SerialChain;
 use cap_core::nalgebra::Isometry3;
+use cap_core::scene::GripperSpec;
 
 use crate::{load, RobotDescription, RobotError};
 
@@ -37,6 +38,24 @@ pub enum Gripper {
 }
 
 impl Gripper {
+    /// The same gripper as a scene would describe it.
+    pub fn spec(&self) -> GripperSpec {
+        match *self {
+            Gripper::Fingers {
+                joints: [a, b],
+                max_width_m,
+            } => GripperSpec::Fingers {
+                joints: [a.to_owned(), b.to_owned()],
+                max_width_m,
+            },
+            Gripper::Jaw { joint, max_width_m } => GripperSpec::Jaw {
+                joint: joint.to_owned(),
+                max_width_m,
+            },
+            Gripper::Mounted { max_width_m, .. } => GripperSpec::Mounted { max_width_m },
+        }
+    }
+
     /// Widest opening, m.
     pub fn max_width_m(&self) -> f64 {
         match self {

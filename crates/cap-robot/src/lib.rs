@@ -24,6 +24,8 @@ use cap_core::nalgebra::{Isometry3, Translation3, Unit, UnitQuaternion, Vector3}
 
 pub use catalog::{Arm, Gripper, ARMS};
 pub use geometry::{LinkGeometry, Shape};
+/// The URDF crate cap reads descriptions with (its types appear in [`RobotDescription::urdf`]).
+pub use urdf_rs;
 
 /// A robot description that cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -3,18 +3,20 @@
 //! collider is labelled here, once ([`crate::labels`]), and the renderer's tessellation
 //! is made from those labels.
 
-use cap_core::kinematics::{Panda, HOME};
+use std::sync::Arc;
+
+use cap_core::arm::ArmKinematics;
 use cap_core::nalgebra::{Isometry3, Translation3};
-use cap_core::robot::GRIPPER_MAX_WIDTH_M;
 use cap_core::scene::Scene;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 
 use crate::convert::to_pose;
-use crate::geometry::{arm_parts, object_shape, part_frame_pose, yaw, ArmPart};
+use crate::geometry::{object_shape, part_frame_pose, yaw, ArmPart};
 use crate::labels::{Label, Labels};
 use crate::render::RenderModel;
+use crate::robot::Robot;
 
 /// Friction coefficient of the finger pads.
 pub(crate) const FINGER_FRICTION: f32 = 1.0;
@@ -42,16 +44,16 @@ pub(crate) struct Assembly {
     pub(crate) colliders: ColliderSet,
     pub(crate) table_collider: ColliderHandle,
     pub(crate) objects: Vec<ObjectBody>,
-    pub(crate) parts: Vec<ArmPart>,
+    pub(crate) parts: Arc<Vec<ArmPart>>,
     pub(crate) part_bodies: Vec<RigidBodyHandle>,
     pub(crate) finger_colliders: [ColliderHandle; 2],
-    pub(crate) kinematics: Panda,
+    pub(crate) kinematics: Arc<ArmKinematics>,
     pub(crate) render_model: RenderModel,
 }
 
-/// Build the bodies and colliders of `scene` with object poses drawn from `seed`, the
-/// arm at [`HOME`] with the gripper open.
-pub(crate) fn assemble(scene: &Scene, seed: u64) -> Assembly {
+/// Build the bodies and colliders of `scene` with object poses drawn from `seed`, and
+/// `robot` at its ready pose with the gripper open.
+pub(crate) fn assemble(scene: &Scene, seed: u64, robot: &Robot) -> Assembly {
     let mut bodies = RigidBodySet::new();
     let mut colliders = ColliderSet::new();
     let mut labels = Labels::default();
@@ -115,19 +117,16 @@ pub(crate) fn assemble(scene: &Scene, seed: u64) -> Assembly {
         objects.push(ObjectBody { body, collider });
     }
 
-    // The arm: a fixed base pillar and kinematic links following the joint state.
-    let base = Isometry3::translation(
-        scene.robot.base_m.x,
-        scene.robot.base_m.y,
-        scene.robot.base_m.z,
-    );
-    let kinematics = Panda::new(base);
-    let parts = arm_parts();
-    let frames = kinematics.frames(&HOME);
+    // The arm: kinematic parts following the joint state, on a fixed base.
+    let kinematics = robot.kinematics().clone();
+    let base = kinematics.world_from_base();
+    let parts = robot.parts().clone();
+    let frames = kinematics.frames(kinematics.home());
+    let open = robot.gripper_max_width_m();
     let mut part_bodies = Vec::with_capacity(parts.len());
     let mut finger_colliders = [table_collider; 2];
     for (i, part) in parts.iter().enumerate() {
-        let pose = part_frame_pose(&frames, part.frame, GRIPPER_MAX_WIDTH_M) * part.local;
+        let pose = part_frame_pose(&frames, part.frame, open) * part.local;
         let body = bodies.insert(RigidBodyBuilder::kinematic_position_based().pose(to_pose(&pose)));
         let friction = if part.name.starts_with("finger") {
             FINGER_FRICTION
@@ -142,7 +141,7 @@ pub(crate) fn assemble(scene: &Scene, seed: u64) -> Assembly {
             body,
             &mut bodies,
         );
-        labels.insert(c, Label::arm_part(i, part.name));
+        labels.insert(c, Label::arm_part(i, &part.name));
         if part.name == "finger_left" {
             finger_colliders[0] = c;
         } else if part.name == "finger_right" {
@@ -150,19 +149,35 @@ pub(crate) fn assemble(scene: &Scene, seed: u64) -> Assembly {
         }
         part_bodies.push(body);
     }
-    let pillar = bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(
-        base.translation.x as f32,
-        base.translation.y as f32,
-        base.translation.z as f32 + 0.15,
-    )));
-    let pillar_collider = colliders.insert_with_parent(
-        ColliderBuilder::cylinder(0.15, 0.07)
-            .rotation(Vector::new(std::f32::consts::FRAC_PI_2, 0.0, 0.0))
-            .collision_groups(groups(G_ARM, G_OBJECT)),
-        pillar,
-        &mut bodies,
-    );
-    labels.insert(pillar_collider, Label::arm_base());
+    if robot.is_builtin() {
+        // The built-in Panda stands on a pillar.
+        let pillar = bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(
+            base.translation.x as f32,
+            base.translation.y as f32,
+            base.translation.z as f32 + 0.15,
+        )));
+        let pillar_collider = colliders.insert_with_parent(
+            ColliderBuilder::cylinder(0.15, 0.07)
+                .rotation(Vector::new(std::f32::consts::FRAC_PI_2, 0.0, 0.0))
+                .collision_groups(groups(G_ARM, G_OBJECT)),
+            pillar,
+            &mut bodies,
+        );
+        labels.insert(pillar_collider, Label::arm_base());
+    } else {
+        // A description's base link and the links fixed to it.
+        let base_body = bodies.insert(RigidBodyBuilder::fixed().pose(to_pose(&base)));
+        for (_, local, shape) in robot.fixed_parts() {
+            let c = colliders.insert_with_parent(
+                ColliderBuilder::new(shape.clone())
+                    .position(to_pose(local))
+                    .collision_groups(groups(G_ARM, G_OBJECT)),
+                base_body,
+                &mut bodies,
+            );
+            labels.insert(c, Label::arm_base());
+        }
+    }
 
     let render_model = RenderModel::build(&colliders, &labels);
     Assembly {
@@ -194,7 +209,8 @@ mod tests {
     fn every_collider_is_labelled_once() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenes");
         let scene = Scene::load(dir.join("tabletop.toml")).unwrap_or_else(|e| panic!("{e}"));
-        let a = assemble(&scene, 0);
+        let robot = Robot::builtin(Isometry3::identity());
+        let a = assemble(&scene, 0, &robot);
         let labelled: Vec<_> = a.render_model.meshes.iter().map(|m| m.collider).collect();
         let all: Vec<_> = a.colliders.iter().map(|(h, _)| h).collect();
         assert_eq!(labelled, all, "one mesh per collider, in insertion order");

@@ -91,8 +91,8 @@ pub fn object_shape(spec: &ObjectSpec) -> SharedShape {
 /// One rigid part of the arm, posed relative to a kinematic frame.
 #[derive(Clone)]
 pub struct ArmPart {
-    /// Human name (`link3`, `hand`, `finger_left`).
-    pub name: &'static str,
+    /// Human name (`link3`, `hand`, `finger_left`, a URDF link's name).
+    pub name: String,
     /// Which frame carries it.
     pub frame: PartFrame,
     /// Pose in that frame.
@@ -104,7 +104,8 @@ pub struct ArmPart {
 /// The frame an arm part rides on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartFrame {
-    /// Joint frame `i` (0-based).
+    /// Joint frame `i` (0-based): the built-in Panda's DH frame, or the child link of
+    /// a description's moving joint `i`.
     Joint(usize),
     /// The hand frame.
     Hand,
@@ -148,14 +149,14 @@ pub fn arm_parts() -> Vec<ArmPart> {
             )
         };
         parts.push(ArmPart {
-            name: LINK_NAMES[i],
+            name: LINK_NAMES[i].into(),
             frame: PartFrame::Joint(i),
             local: Isometry3::identity(),
             shape,
         });
     }
     parts.push(ArmPart {
-        name: "hand",
+        name: "hand".into(),
         frame: PartFrame::Hand,
         local: Isometry3::translation(0.0, 0.0, 0.03),
         shape: SharedShape::cuboid(
@@ -174,7 +175,7 @@ pub fn arm_parts() -> Vec<ArmPart> {
         ("finger_right", PartFrame::FingerRight),
     ] {
         parts.push(ArmPart {
-            name,
+            name: name.into(),
             frame,
             local: Isometry3::identity(),
             shape: finger.clone(),

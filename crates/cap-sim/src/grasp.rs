@@ -16,15 +16,14 @@ use cap_core::failure::{Failure, FailureKind};
 use cap_core::kinematics::top_down;
 use cap_core::math;
 use cap_core::nalgebra::{Isometry3, Translation3, Vector2};
-use cap_core::robot::GRIPPER_MAX_WIDTH_M;
 use cap_core::scene::ObjectKind;
 
 use crate::geometry::{FINGERTIP_BEYOND_TCP_M, WALL_M};
 use crate::query::ObjectState;
 use crate::world::World;
 
-/// Widest object the gripper can close around.
-pub const MAX_GRASP_WIDTH_M: f64 = GRIPPER_MAX_WIDTH_M - 0.004;
+/// How much narrower than the gripper's opening an object must be to be closed around.
+pub const GRASP_WIDTH_MARGIN_M: f64 = 0.004;
 /// A box's grasp yaws are a quarter turn apart: a requested yaw takes the one (or, at
 /// exactly 45° between them, the two) within an eighth of a turn of it.
 const BOX_YAW_TOLERANCE_RAD: f64 = FRAC_PI_4 + 1e-9;
@@ -149,21 +148,27 @@ impl World {
             }
             ObjectKind::Bowl | ObjectKind::Plate => self.rim_grasps(&o, request),
         };
+        let widest = self.max_grasp_width_m();
         let fitting: Vec<Grasp> = grasps
             .into_iter()
-            .filter(|g| g.across_m <= MAX_GRASP_WIDTH_M)
+            .filter(|g| g.across_m <= widest)
             .collect();
         if fitting.is_empty() {
             let across = o.size_m.x.min(o.size_m.y);
             return Err(Failure::with_object(
                 FailureKind::NoGrasp,
                 format!(
-                    "{name} is {across:.3} m across, wider than the gripper opens ({MAX_GRASP_WIDTH_M:.3} m)"
+                    "{name} is {across:.3} m across, wider than the gripper opens ({widest:.3} m)"
                 ),
                 name,
             ));
         }
         Ok(fitting)
+    }
+
+    /// Widest object the gripper can close around, metres.
+    pub fn max_grasp_width_m(&self) -> f64 {
+        self.robot.gripper_max_width_m() - GRASP_WIDTH_MARGIN_M
     }
 
     /// Height of the TCP for a grasp of a closed object: its centre, kept above the
@@ -226,7 +231,7 @@ impl World {
 
     fn rim_grasps(&self, o: &ObjectState, request: &GraspRequest) -> Vec<Grasp> {
         let c = o.position().xy().coords;
-        let base = self.kinematics.world_from_base.translation.vector.xy();
+        let base = self.kinematics.world_from_base().translation.vector.xy();
         let to_base = base - c;
         let front = if to_base.norm() > 1e-6 {
             to_base.normalize()

@@ -1,7 +1,8 @@
 //! `cap-sim`: the simulated tabletop.
 //!
-//! A rapier3d world built from a [`cap_core::scene::Scene`] and a seed; a Panda-like arm
-//! whose links are kinematic bodies following gated joint trajectories; a coupled
+//! A rapier3d world built from a [`cap_core::scene::Scene`] and a seed; an arm (the
+//! built-in Panda or one from a URDF, [`robot`]) whose links are kinematic bodies
+//! following gated joint trajectories; a coupled
 //! two-finger gripper whose fingers stop on contact; motion planning with collision
 //! checks; the geometric queries and spatial predicates the script API and success
 //! predicates use; forks of the whole world.
@@ -27,6 +28,7 @@ pub mod primitives;
 pub mod query;
 pub mod reach;
 pub mod render;
+pub mod robot;
 pub mod visual;
 pub mod world;
 
@@ -42,5 +44,6 @@ pub mod prelude {
     pub use crate::query::{ObjectState, Which};
     pub use crate::reach::{Reach, Region};
     pub use crate::render::Frame;
+    pub use crate::robot::Robot;
     pub use crate::world::{World, WorldError, DT_S};
 }

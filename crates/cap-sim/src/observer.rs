@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use cap_core::kinematics::{Joints, Panda};
+use cap_core::arm::ArmKinematics;
+use cap_core::kinematics::Joints;
 use cap_core::nalgebra::Isometry3;
 use rapier3d::prelude::RigidBodySet;
 
@@ -13,7 +14,7 @@ use crate::visual::{self, BodyPose, VisualBody};
 pub struct StepView<'a> {
     pub(crate) step: u64,
     pub(crate) bodies: &'a RigidBodySet,
-    pub(crate) kinematics: &'a Panda,
+    pub(crate) kinematics: &'a ArmKinematics,
     pub(crate) q: &'a Joints,
     pub(crate) gripper_width_m: f64,
 }
@@ -46,7 +47,7 @@ impl StepView<'_> {
 }
 
 /// Tool-centre-point positions of `kinematics` along a joint path.
-pub fn tcp_path(kinematics: &Panda, path: &[Joints]) -> Vec<[f32; 3]> {
+pub fn tcp_path(kinematics: &ArmKinematics, path: &[Joints]) -> Vec<[f32; 3]> {
     path.iter()
         .map(|q| {
             let p = kinematics.tcp(q).translation.vector;

@@ -3,7 +3,7 @@
 //! objects before anything moves.
 
 use cap_core::failure::{Failure, FailureKind};
-use cap_core::kinematics::{IkError, IkOptions, Joints, DOF, V_MAX};
+use cap_core::kinematics::{IkError, IkOptions, Joints, DOF};
 use cap_core::nalgebra::{Isometry3, Point3};
 use cap_core::robot::JointTrajectory;
 use rapier3d::parry::bounding_volume::BoundingVolume;
@@ -14,7 +14,7 @@ use rapier3d::parry::query::{contact, intersection_test};
 const HELD_PENETRATION_M: f32 = 0.003;
 
 use crate::convert::to_pose;
-use crate::geometry::part_frame_pose;
+use crate::geometry::{part_frame_pose, PartFrame};
 use crate::world::{World, DT_S};
 
 /// Cartesian waypoint spacing.
@@ -64,11 +64,12 @@ impl World {
     /// A smooth (cosine-profile) joint-space move from `from` to `to`.
     pub fn plan_joint(&self, from: &Joints, to: &Joints) -> JointTrajectory {
         let speed = self.scene.robot.speed;
+        let v_max = self.kinematics.v_max();
         let mut duration: f64 = MIN_DURATION_S;
         for i in 0..DOF {
             // The cosine profile peaks at π/2 · Δq / T.
             duration = duration
-                .max(std::f64::consts::FRAC_PI_2 * (to[i] - from[i]).abs() / (V_MAX[i] * speed));
+                .max(std::f64::consts::FRAC_PI_2 * (to[i] - from[i]).abs() / (v_max[i] * speed));
         }
         sample_polyline(&[*from, *to], duration)
     }
@@ -117,13 +118,14 @@ impl World {
             q = next;
         }
         let speed = self.scene.robot.speed;
+        let v_max = self.kinematics.v_max();
         let segs = n as f64;
         let mut duration =
             (std::f64::consts::FRAC_PI_2 * dist / (MAX_TOOL_SPEED_M_S * speed)).max(MIN_DURATION_S);
         for w in waypoints.windows(2) {
             for i in 0..DOF {
                 let dq = (w[1][i] - w[0][i]).abs() * segs;
-                duration = duration.max(std::f64::consts::FRAC_PI_2 * dq / (V_MAX[i] * speed));
+                duration = duration.max(std::f64::consts::FRAC_PI_2 * dq / (v_max[i] * speed));
             }
         }
         Ok(sample_polyline(&waypoints, duration))
@@ -178,6 +180,9 @@ impl World {
             let c = self.colliders.get(self.objects[*i].collider)?;
             Some((self.scene.objects[*i].name.as_str(), *off, c.shape()))
         });
+        // Links turned only by a vertical first joint sweep a circle about the base
+        // axis and cannot meet the table anew (a description's shoulder may sit on it).
+        let spin_only = crate::robot::first_axis_vertical(&self.kinematics);
         let n = traj.points.len();
         let indices = (0..n).filter(|k| k % CHECK_EVERY == CHECK_EVERY - 1 || *k == n - 1);
         for k in indices {
@@ -186,16 +191,23 @@ impl World {
             // Names stay borrowed; a string is only built for the failure message.
             let held_mover = held_shape
                 .as_ref()
-                .map(|(name, off, shape)| (Some(*name), "", frames.tcp * off, *shape));
+                .map(|(name, off, shape)| (Some(*name), "", frames.tcp * off, *shape, false));
             let parts = self.parts.iter().map(|part| {
                 let pose = part_frame_pose(&frames, part.frame, width) * part.local;
-                (None, part.name, pose, part.shape.as_ref())
+                let above_table = spin_only && part.frame == PartFrame::Joint(0);
+                (
+                    None,
+                    part.name.as_str(),
+                    pose,
+                    part.shape.as_ref(),
+                    above_table,
+                )
             });
-            for (held_name, part_name, pose, shape) in parts.chain(held_mover) {
+            for (held_name, part_name, pose, shape, skip_table) in parts.chain(held_mover) {
                 let pose = to_pose(&pose);
                 let aabb = shape.compute_aabb(&pose);
                 for (name, opose, oshape, oaabb) in &obstacles {
-                    if !aabb.intersects(oaabb) {
+                    if !aabb.intersects(oaabb) || (skip_table && *name == "table") {
                         continue;
                     }
                     let hit = if held_name.is_some() {

@@ -5,10 +5,10 @@
 use std::f64::consts::{FRAC_PI_2, PI};
 
 use cap_core::failure::{Failure, FailureKind};
-use cap_core::kinematics::{Joints, HOME};
+use cap_core::kinematics::Joints;
 use cap_core::math;
 use cap_core::nalgebra::{Isometry3, Point3, Translation3, Vector3};
-use cap_core::robot::{JointTrajectory, RobotBackend, GRIPPER_MAX_WIDTH_M};
+use cap_core::robot::{JointTrajectory, RobotBackend};
 use cap_core::scene::ObjectKind;
 
 use crate::grasp::{wrap, Grasp, GraspRequest};
@@ -245,7 +245,7 @@ impl Primitives for World {
     }
 
     fn open_gripper(&mut self) -> Result<(), Failure> {
-        self.set_width(GRIPPER_MAX_WIDTH_M).map(|_| ())
+        self.set_width(self.robot.gripper_max_width_m()).map(|_| ())
     }
 
     fn close_gripper(&mut self) -> Result<Option<String>, Failure> {
@@ -254,7 +254,8 @@ impl Primitives for World {
 
     fn home(&mut self) -> Result<(), Failure> {
         let q0 = self.joint_positions();
-        let traj = self.plan_joint(&q0, &HOME);
+        let home = *self.kinematics.home();
+        let traj = self.plan_joint(&q0, &home);
         self.run(traj, &Allowed::default())
     }
 
@@ -276,7 +277,7 @@ impl Primitives for World {
             ));
         }
         let candidates = self.grasp_candidates(name, request)?;
-        if self.gripper_width() < GRIPPER_MAX_WIDTH_M - 1e-6 {
+        if self.gripper_width() < self.robot.gripper_max_width_m() - 1e-6 {
             self.open_gripper()?;
         }
         let target_only = Allowed { objects: vec![idx] };

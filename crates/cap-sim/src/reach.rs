@@ -6,19 +6,13 @@
 //! The workspace box of a scene is a safety envelope, not the reach: its corners (and
 //! the table's) are mostly out of reach. Programs ask these queries instead.
 
-use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
-
 use cap_core::failure::{Failure, FailureKind};
-use cap_core::kinematics::{top_down, IkOptions, Panda, HOME};
-use cap_core::nalgebra::{Isometry3, Point3, Translation3, Vector3};
+use cap_core::nalgebra::{Point3, Vector3};
 
+use crate::robot::reaches_down;
+pub use crate::robot::{measure_reach_band, ReachBand, REACH_HIGH_Z_M, REACH_LOW_Z_M};
 use crate::world::World;
 
-/// The band of heights (above the base) the reach radii hold for: a grasp of a small
-/// object at the bottom, the approach above a tall one at the top.
-pub const REACH_LOW_Z_M: f64 = 0.02;
-/// Top of the band.
-pub const REACH_HIGH_Z_M: f64 = 0.20;
 /// Named places keep this far inside the reach band, so that an object set down there
 /// can be picked up again.
 const PLACE_MARGIN_M: f64 = 0.03;
@@ -26,9 +20,6 @@ const PLACE_MARGIN_M: f64 = 0.03;
 const EDGE_MARGIN_M: f64 = 0.05;
 /// Sampling step of the table for named places and the region.
 const GRID_M: f64 = 0.01;
-/// Wrist yaws tried when asking whether a point is reachable at all.
-const YAWS: [f64; 6] = [0.0, FRAC_PI_2, -FRAC_PI_2, FRAC_PI_4, -FRAC_PI_4, PI];
-
 /// The arm's reach with the tool pointing down.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reach {
@@ -38,6 +29,8 @@ pub struct Reach {
     pub min_radius_m: f64,
     /// Farther than this it cannot reach down.
     pub max_radius_m: f64,
+    /// The radii hold from [`REACH_LOW_Z_M`] up to this height above the base.
+    pub top_z_m: f64,
 }
 
 /// The part of the table top the arm can work on: the reach band within the table and
@@ -50,66 +43,6 @@ pub struct Region {
     pub x_m: [f64; 2],
     /// World y range.
     pub y_m: [f64; 2],
-}
-
-/// Whether `kin` can put its tool at `p` pointing down at any of the [`YAWS`].
-fn reaches_down(kin: &Panda, p: Point3<f64>) -> bool {
-    YAWS.iter().any(|yaw| {
-        let target = Isometry3::from_parts(Translation3::from(p.coords), top_down(*yaw));
-        kin.ik(&target, &HOME, &IkOptions::default()).is_ok()
-    })
-}
-
-/// The radii (about the base axis) between which the arm reaches down at every height
-/// of the band. Joint 1 turns the whole arm about the base axis, so the reach is the
-/// same in every direction within its ±166°; it is measured along the base's +x by
-/// bisection at four heights.
-///
-/// Measuring takes ~0.45 s of IK (a failing probe tries every yaw and restart), which a
-/// program would pay out of its 1 s of compute time on its first reach query; the
-/// Panda's band is therefore the constant [`PANDA_REACH_RADII_M`], and the test
-/// `the_panda_reach_band_is_what_the_ik_measures` measures it anew.
-fn radial_reach() -> (f64, f64) {
-    PANDA_REACH_RADII_M
-}
-
-/// The Panda's band, as [`measure_reach_band`] finds it (rounded to the millimetre,
-/// inward).
-const PANDA_REACH_RADII_M: (f64, f64) = (0.231, 0.800);
-
-/// Measure the band of `kin`'s arm with its IK: the radii (about the base axis,
-/// relative to the base) between which it reaches down at every height of
-/// [`REACH_LOW_Z_M`]..[`REACH_HIGH_Z_M`], bisected to 0.04 mm. About 0.45 s for the
-/// Panda (`cap bench` times it).
-pub fn measure_reach_band(kin: &Panda) -> (f64, f64) {
-    // Relative to the base: the same arm standing at the origin.
-    let mut kin = *kin;
-    kin.world_from_base = Isometry3::identity();
-    let mut inner: f64 = 0.0;
-    let mut outer: f64 = f64::INFINITY;
-    for k in 0..4 {
-        let z = REACH_LOW_Z_M + (REACH_HIGH_Z_M - REACH_LOW_Z_M) * k as f64 / 3.0;
-        let at = |r: f64| reaches_down(&kin, Point3::new(r, 0.0, z));
-        // 0.5 m out is reached at every height of the band: bisect outward and inward.
-        outer = outer.min(boundary(0.5, 1.1, at));
-        inner = inner.max(boundary(0.5, 0.0, at));
-    }
-    (inner, outer)
-}
-
-/// The last radius from `inside` toward `outside` at which `reached` still holds, to
-/// within |outside − inside| / 2¹⁴ (the answer is on the reached side).
-fn boundary(inside: f64, outside: f64, reached: impl Fn(f64) -> bool) -> f64 {
-    let (mut yes, mut no) = (inside, outside);
-    for _ in 0..14 {
-        let mid = 0.5 * (yes + no);
-        if reached(mid) {
-            yes = mid;
-        } else {
-            no = mid;
-        }
-    }
-    yes
 }
 
 /// How a named place is said: which way along x (+1 top/far, −1 bottom/near) and y
@@ -141,12 +74,13 @@ pub const PLACE_NAMES: &str = "\"middle\", \"top left corner\", \"top right corn
 impl World {
     /// The arm's reach with the tool pointing down.
     pub fn reach(&self) -> Reach {
-        let (min_radius_m, max_radius_m) = radial_reach();
-        let b = self.kinematics.world_from_base.translation.vector;
+        let band = self.robot.reach_band();
+        let b = self.kinematics.world_from_base().translation.vector;
         Reach {
             base_xy_m: [b.x, b.y],
-            min_radius_m,
-            max_radius_m,
+            min_radius_m: band.min_radius_m,
+            max_radius_m: band.max_radius_m,
+            top_z_m: band.top_z_m,
         }
     }
 
@@ -252,7 +186,7 @@ impl World {
                 .then(a.y.total_cmp(&b.y))
         });
         let lift = Vector3::new(0.0, 0.0, REACH_LOW_Z_M);
-        let high = Vector3::new(0.0, 0.0, REACH_HIGH_Z_M);
+        let high = Vector3::new(0.0, 0.0, self.robot.reach_band().top_z_m);
         // The band is a model of the reach; the IK has the last word.
         pts.iter()
             .take(200)
@@ -285,8 +219,14 @@ mod tests {
 
     #[test]
     fn the_panda_reach_band_is_what_the_ik_measures() {
-        let (inner, outer) = measure_reach_band(&Panda::new(Isometry3::identity()));
-        let (c_inner, c_outer) = PANDA_REACH_RADII_M;
+        use cap_core::arm::ArmKinematics;
+        use cap_core::nalgebra::Isometry3;
+        let band = measure_reach_band(&ArmKinematics::panda(Isometry3::identity()))
+            .unwrap_or_else(|| panic!("no band"));
+        let (inner, outer) = (band.min_radius_m, band.max_radius_m);
+        let c = crate::robot::PANDA_REACH;
+        assert_eq!(band.top_z_m, c.top_z_m);
+        let (c_inner, c_outer) = (c.min_radius_m, c.max_radius_m);
         assert!(
             (inner - c_inner).abs() < 1.5e-3 && (outer - c_outer).abs() < 1.5e-3,
             "measured {inner:.4}..{outer:.4}, constant {c_inner}..{c_outer}"

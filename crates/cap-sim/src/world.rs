@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
+use cap_core::arm::ArmKinematics;
 use cap_core::failure::{Failure, FailureKind};
-use cap_core::kinematics::{Joints, Panda, HOME};
+use cap_core::kinematics::Joints;
 use cap_core::nalgebra::{Isometry3, Translation3};
 use cap_core::robot::{
     BackendError, GatedGripper, GatedTrajectory, GripperReport, MotionReport, RobotBackend,
-    SafetyGate, SafetyLimits, GRIPPER_MAX_WIDTH_M,
+    SafetyGate, SafetyLimits,
 };
 use cap_core::scene::{CameraSpec, Scene};
 use rapier3d::prelude::*;
@@ -17,6 +18,7 @@ use crate::convert::{from_pose, to_pose};
 use crate::geometry::{part_frame_pose, yaw, ArmPart};
 use crate::observer::{SharedObserver, StepView};
 use crate::render::{Frame, RenderModel};
+use crate::robot::{Robot, RobotLoadError};
 use crate::visual::{BodyPose, VisualBody};
 
 /// The physics time step, seconds (240 Hz, as PyBullet's default).
@@ -40,6 +42,14 @@ pub enum WorldError {
         scene: String,
         /// What.
         message: String,
+    },
+    /// The scene's robot cannot be loaded (names the URDF and the link or joint).
+    #[error("scene `{scene}`: robot: {source}")]
+    Robot {
+        /// Scene name.
+        scene: String,
+        /// Why.
+        source: Arc<RobotLoadError>,
     },
 }
 
@@ -80,10 +90,11 @@ pub struct World {
     ccd: CCDSolver,
     pub(crate) table_collider: ColliderHandle,
     pub(crate) objects: Vec<ObjectBody>,
+    pub(crate) robot: Arc<Robot>,
     pub(crate) parts: Arc<Vec<ArmPart>>,
     pub(crate) part_bodies: Vec<RigidBodyHandle>,
     finger_colliders: [ColliderHandle; 2],
-    pub(crate) kinematics: Panda,
+    pub(crate) kinematics: Arc<ArmKinematics>,
     pub(crate) gate: SafetyGate,
     q: Joints,
     width_m: f64,
@@ -108,11 +119,25 @@ impl World {
             contact_recycling: false,
             ..IntegrationParameters::default()
         };
-        let a = assemble(&scene, seed);
+        let robot =
+            Robot::for_scene(&scene.robot, &cap_core::paths::data_dir()).map_err(|source| {
+                WorldError::Robot {
+                    scene: scene.name.clone(),
+                    source: Arc::new(source),
+                }
+            })?;
+        let a = assemble(&scene, seed, &robot);
         let gate = SafetyGate::new(
-            SafetyLimits::panda(scene.robot.workspace_min_m, scene.robot.workspace_max_m),
-            a.kinematics,
+            SafetyLimits::for_arm(
+                &a.kinematics,
+                robot.gripper_max_width_m(),
+                scene.robot.workspace_min_m,
+                scene.robot.workspace_max_m,
+            ),
+            a.kinematics.clone(),
         );
+        let home = *a.kinematics.home();
+        let open = robot.gripper_max_width_m();
         let mut world = World {
             scene,
             seed,
@@ -130,13 +155,14 @@ impl World {
             ccd: CCDSolver::new(),
             table_collider: a.table_collider,
             objects: a.objects,
-            parts: Arc::new(a.parts),
+            robot,
+            parts: a.parts,
             part_bodies: a.part_bodies,
             finger_colliders: a.finger_colliders,
             kinematics: a.kinematics,
             gate,
-            q: HOME,
-            width_m: GRIPPER_MAX_WIDTH_M,
+            q: home,
+            width_m: open,
             held: None,
             step: 0,
             step_limit: None,
@@ -186,9 +212,14 @@ impl World {
         self.step_limit = Some((secs / DT_S).ceil() as u64);
     }
 
-    /// The arm's kinematic model.
-    pub fn kinematics(&self) -> &Panda {
+    /// The arm's kinematic model and limits.
+    pub fn kinematics(&self) -> &ArmKinematics {
         &self.kinematics
+    }
+
+    /// The robot: kinematics, parts, gripper, reach.
+    pub fn robot(&self) -> &Robot {
+        &self.robot
     }
 
     /// The safety gate in front of this world's arm.
@@ -202,13 +233,13 @@ impl World {
     }
 
     /// World pose of every arm part (links, hand, fingers), for loggers and renderers.
-    pub fn arm_part_poses(&self) -> Vec<(&'static str, Isometry3<f64>)> {
+    pub fn arm_part_poses(&self) -> Vec<(&str, Isometry3<f64>)> {
         let frames = self.kinematics.frames(&self.q);
         self.parts
             .iter()
             .map(|p| {
                 (
-                    p.name,
+                    p.name.as_str(),
                     part_frame_pose(&frames, p.frame, self.width_m) * p.local,
                 )
             })

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use cap_core::arm::ArmKinematics;
 use cap_core::kinematics::{top_down, IkOptions, Panda, TargetSet, HOME};
 use cap_core::nalgebra::{Isometry3, Translation3};
 
@@ -23,8 +24,9 @@ struct SetFigures {
 /// What [`measure`] found.
 pub struct IkFigures {
     sets: Vec<SetFigures>,
-    /// The reach band measured with the IK, and how long that took.
-    band: ((f64, f64), f64),
+    /// Each arm's reach band measured with the IK (None: no band), and how long that
+    /// took, ms.
+    bands: Vec<(String, Option<cap_sim::reach::ReachBand>, f64)>,
 }
 
 /// The 50 top-down tabletop targets `cap bench` has always timed.
@@ -90,19 +92,34 @@ pub fn measure(kin: &Panda, reps: usize) -> IkFigures {
             })
         })
         .collect();
-    sets.extend(chains(kin, reps));
+    let mut bands = vec![band(
+        "builtin panda".into(),
+        &ArmKinematics::panda(kin.world_from_base),
+    )];
+    let (chain_sets, chain_bands) = chains(kin, reps);
+    sets.extend(chain_sets);
+    bands.extend(chain_bands);
+    IkFigures { sets, bands }
+}
+
+/// `arm`'s reach band (tool down) and the milliseconds it took to measure.
+fn band(name: String, arm: &ArmKinematics) -> (String, Option<cap_sim::reach::ReachBand>, f64) {
     let t = Instant::now();
-    let radii = cap_sim::reach::measure_reach_band(kin);
-    IkFigures {
-        sets,
-        band: (radii, t.elapsed().as_secs_f64() * 1e3),
-    }
+    let radii = cap_sim::reach::measure_reach_band(arm);
+    (name, radii, t.elapsed().as_secs_f64() * 1e3)
 }
 
 /// The same solver on chains: cap's Panda as a [`cap_core::chain::SerialChain`] on the
 /// Panda's general set (the cost of the generic path against the Panda-specific one),
 /// and each catalogue arm from its URDF on poses its own configurations reach.
-fn chains(kin: &Panda, reps: usize) -> Vec<SetFigures> {
+#[allow(clippy::type_complexity)]
+fn chains(
+    kin: &Panda,
+    reps: usize,
+) -> (
+    Vec<SetFigures>,
+    Vec<(String, Option<cap_sim::reach::ReachBand>, f64)>,
+) {
     let opts = IkOptions::default();
     let mut arms: Vec<(String, cap_core::chain::SerialChain, Vec<Isometry3<f64>>)> = Vec::new();
     if let Ok(c) = kin.chain() {
@@ -113,9 +130,14 @@ fn chains(kin: &Panda, reps: usize) -> Vec<SetFigures> {
         ));
     }
     let data = cap_core::paths::data_dir();
+    let mut bands = Vec::new();
     for arm in &cap_robot::ARMS {
         match arm.load(&data, Isometry3::identity()) {
             Ok((_, c)) => {
+                match ArmKinematics::chain(c.clone(), None) {
+                    Ok(a) => bands.push(band(format!("{} (URDF)", arm.name), &a)),
+                    Err(e) => println!("reach band {}: not measured: {e}", arm.name),
+                }
                 let (lo, hi) = c.limits();
                 let mut rng = cap_core::ik::SplitMix(7);
                 let targets = (0..SET_SIZE / 4)
@@ -137,21 +159,28 @@ fn chains(kin: &Panda, reps: usize) -> Vec<SetFigures> {
             Err(e) => println!("IK {}: not measured: {e}", arm.name),
         }
     }
-    arms.into_iter()
+    let sets = arms
+        .into_iter()
         .map(|(name, c, targets)| {
             let zero = c.zero();
             time_set(name, &targets, reps, |t| c.ik(t, &zero, &opts).is_ok())
         })
-        .collect()
+        .collect();
+    (sets, bands)
 }
 
 impl IkFigures {
     /// Print one line per set.
     pub fn print(self) {
-        let ((inner, outer), ms) = self.band;
-        println!(
-            "reach band, tool down (bisected with the IK)   {inner:.4}..{outer:.4} m from the base axis, measured in {ms:.0} ms"
-        );
+        for (name, radii, ms) in self.bands {
+            match radii {
+                Some(b) => println!(
+                    "reach band {name:<22} tool down, 2-{:.0} cm above the base: {:.4}..{:.4} m from the base axis (bisected with the IK in {ms:.0} ms)",
+                    b.top_z_m * 100.0, b.min_radius_m, b.max_radius_m
+                ),
+                None => println!("reach band {name:<22} none: the tool points down nowhere"),
+            }
+        }
         for s in self.sets {
             let (a, b, c) = stats(s.us_per_solve);
             let rate = 100.0 * s.solved as f64 / s.tried.max(1) as f64;

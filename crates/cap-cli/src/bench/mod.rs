@@ -136,7 +136,8 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
 
     // IK: the tabletop targets, and poses reachable by construction.
     let w = World::new(Arc::clone(&scene), 0)?;
-    let ik_figures = ik::measure(w.kinematics(), reps);
+    let panda = cap_core::kinematics::Panda::new(w.kinematics().world_from_base());
+    let ik_figures = ik::measure(&panda, reps);
 
     // Rendering: RGB + depth + segmentation of the scene's first camera, arm mid-motion.
     let mut w = World::new(Arc::clone(&scene), 0).context("building world")?;

@@ -62,7 +62,25 @@ pub(super) struct TableFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct RobotFile {
     #[serde(default)]
+    pub(super) arm: Option<String>,
+    #[serde(default)]
+    pub(super) urdf: Option<String>,
+    #[serde(default)]
+    pub(super) base_link: Option<String>,
+    #[serde(default)]
+    pub(super) tool_link: Option<String>,
+    #[serde(default)]
+    pub(super) tcp: Option<[f64; 3]>,
+    #[serde(default)]
+    pub(super) gripper: Option<GripperFile>,
+    #[serde(default)]
+    pub(super) packages: Vec<String>,
+    #[serde(default)]
+    pub(super) home: Option<Vec<f64>>,
+    #[serde(default)]
     pub(super) base: [f64; 3],
+    #[serde(default)]
+    pub(super) base_yaw_deg: f64,
     #[serde(default = "default_workspace_min")]
     pub(super) workspace_min: [f64; 3],
     #[serde(default = "default_workspace_max")]
@@ -74,12 +92,30 @@ pub(super) struct RobotFile {
 impl Default for RobotFile {
     fn default() -> Self {
         Self {
+            arm: None,
+            urdf: None,
+            base_link: None,
+            tool_link: None,
+            tcp: None,
+            gripper: None,
+            packages: Vec::new(),
+            home: None,
             base: [0.0; 3],
+            base_yaw_deg: 0.0,
             workspace_min: default_workspace_min(),
             workspace_max: default_workspace_max(),
             speed: default_speed(),
         }
     }
+}
+
+/// `gripper = { kind = "mounted", max_width = 0.085 }` and its kin.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum GripperFile {
+    Fingers { joints: [String; 2], max_width: f64 },
+    Jaw { joint: String, max_width: f64 },
+    Mounted { max_width: f64 },
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,12 +15,15 @@ use nalgebra::{Point3, Vector3};
 use serde::Deserialize;
 
 mod file;
+mod robot;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 use file::{default_fov, default_resolution, SceneFile};
 use validate::{line_col, Validator};
+
+pub use robot::{ArmSource, GripperSpec, UrdfArm};
 
 /// Spawn overlap tolerance: objects may touch (a block resting on a plate) but not
 /// interpenetrate by more than this.
@@ -220,8 +223,14 @@ pub struct TableSpec {
 /// The robot's placement and its safety envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RobotSpec {
+    /// Which arm.
+    pub arm: ArmSource,
     /// Base position in the world.
     pub base_m: Point3<f64>,
+    /// Base rotation about world z, radians.
+    pub base_yaw_rad: f64,
+    /// The ready pose, if the scene gives one (otherwise the arm's own).
+    pub home: Option<Vec<f64>>,
     /// Workspace box the tool centre point must stay in (lower corner).
     pub workspace_min_m: Point3<f64>,
     /// Workspace box upper corner.

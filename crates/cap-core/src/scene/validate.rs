@@ -119,8 +119,15 @@ impl Validator {
             }
         }
         self.in_range("robot.speed", r.speed, 0.05, 1.0, "")?;
+        self.in_range("robot.base_yaw_deg", r.base_yaw_deg, -360.0, 360.0, "°")?;
+        if let Some(h) = &r.home {
+            self.finite("robot.home", h)?;
+        }
         let robot = RobotSpec {
+            arm: self.arm_source(r)?,
             base_m: Point3::from(r.base),
+            base_yaw_rad: r.base_yaw_deg.to_radians(),
+            home: r.home.clone(),
             workspace_min_m: Point3::from(r.workspace_min),
             workspace_max_m: Point3::from(r.workspace_max),
             speed: r.speed,
@@ -235,6 +242,88 @@ impl Validator {
             tasks,
             cameras,
         })
+    }
+
+    /// The arm: the built-in Panda, a catalogue name, or a URDF with its chain.
+    fn arm_source(&self, r: &RobotFile) -> Result<ArmSource, SceneError> {
+        let urdf_keys = [
+            ("base_link", r.base_link.is_some()),
+            ("tool_link", r.tool_link.is_some()),
+            ("tcp", r.tcp.is_some()),
+            ("gripper", r.gripper.is_some()),
+            ("packages", !r.packages.is_empty()),
+        ];
+        match (&r.arm, &r.urdf) {
+            (Some(_), Some(_)) => Err(self.err(
+                "robot.urdf",
+                "give either `arm` (an arm of the catalogue) or `urdf` (your own), not both",
+            )),
+            (Some(name), None) => {
+                if let Some((k, _)) = urdf_keys.iter().find(|(_, set)| *set) {
+                    return Err(self.err(
+                        format!("robot.{k}"),
+                        format!("belongs with `urdf = ...`; the catalogue's `{name}` has its own"),
+                    ));
+                }
+                if name == "builtin" {
+                    return Ok(ArmSource::Builtin);
+                }
+                self.name("robot.arm", name)?;
+                Ok(ArmSource::Catalogue(name.clone()))
+            }
+            (None, None) => {
+                if let Some((k, _)) = urdf_keys.iter().find(|(_, set)| *set) {
+                    return Err(self.err(format!("robot.{k}"), "belongs with `urdf = ...`"));
+                }
+                Ok(ArmSource::Builtin)
+            }
+            (None, Some(urdf)) => {
+                let need = |key: &str, v: &Option<String>| {
+                    v.clone().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+                        self.err(
+                            format!("robot.{key}"),
+                            "is required with `urdf` (the arm's chain runs from base_link to tool_link)",
+                        )
+                    })
+                };
+                let base_link = need("base_link", &r.base_link)?;
+                let tool_link = need("tool_link", &r.tool_link)?;
+                let tcp = r.tcp.unwrap_or([0.0; 3]);
+                self.finite("robot.tcp", &tcp)?;
+                let width = |w: f64| -> Result<f64, SceneError> {
+                    self.in_range("robot.gripper.max_width", w, 0.005, 0.3, "m")?;
+                    Ok(w)
+                };
+                let gripper = match &r.gripper {
+                    None => {
+                        return Err(self.err(
+                            "robot.gripper",
+                            r#"is required with `urdf`: { kind = "fingers", joints = [..], max_width = .. }, { kind = "jaw", joint = .., max_width = .. } or { kind = "mounted", max_width = .. }"#,
+                        ))
+                    }
+                    Some(GripperFile::Fingers { joints, max_width }) => GripperSpec::Fingers {
+                        joints: joints.clone(),
+                        max_width_m: width(*max_width)?,
+                    },
+                    Some(GripperFile::Jaw { joint, max_width }) => GripperSpec::Jaw {
+                        joint: joint.clone(),
+                        max_width_m: width(*max_width)?,
+                    },
+                    Some(GripperFile::Mounted { max_width }) => GripperSpec::Mounted {
+                        max_width_m: width(*max_width)?,
+                    },
+                };
+                let dir = self.path.parent().unwrap_or(Path::new("."));
+                Ok(ArmSource::Urdf(UrdfArm {
+                    urdf: dir.join(urdf),
+                    base_link,
+                    tool_link,
+                    tcp_m: Vector3::from(tcp),
+                    gripper,
+                    packages: r.packages.iter().map(|p| dir.join(p)).collect(),
+                }))
+            }
+        }
     }
 
     fn object(&self, k: &str, o: &ObjectFile, table: &TableSpec) -> Result<ObjectSpec, SceneError> {
