@@ -193,10 +193,15 @@ impl<'a> Agent<'a> {
         task: Option<TaskSpec>,
         instruction: String,
     ) -> Self {
-        // The scene facts every prompt shows, from the settled seed-0 world, built once.
-        let facts = World::new(Arc::clone(&scene), 0).map_or_else(
-            |e| format!("(scene could not be built: {e})"),
-            |w| scene_facts(&w),
+        // The scene facts every prompt shows, from the settled seed-0 world, built once,
+        // and the API reference with that world's arm.
+        let world = World::new(Arc::clone(&scene), 0);
+        let facts = world
+            .as_ref()
+            .map_or_else(|e| format!("(scene could not be built: {e})"), scene_facts);
+        let api = world.as_ref().map_or_else(
+            |_| cap_script::api::reference(),
+            |w| cap_script::api::reference_for(w.robot()),
         );
         Self {
             provider,
@@ -204,7 +209,7 @@ impl<'a> Agent<'a> {
             scene,
             task,
             instruction,
-            api: cap_script::api::reference(),
+            api,
             facts,
         }
     }

@@ -98,6 +98,12 @@ pub fn scene_facts(world: &World) -> String {
         region.y_m[0],
         region.y_m[1],
     ));
+    if !world.robot().is_builtin() {
+        s.push_str(&format!(
+            "Arm: {}\n",
+            cap_script::robot_facts::arm_sentence(world.robot())
+        ));
+    }
     s
 }
 

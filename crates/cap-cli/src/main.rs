@@ -64,10 +64,16 @@ enum Command {
         record: record::RecordArgs,
     },
     /// Print the script API reference (the text a model is shown).
-    Api,
-    /// List the arms cap knows (from their URDFs): joints, limits, reach, gripper.
+    Api {
+        /// With the facts (gripper, hand, reach) of this scene's arm rather than the
+        /// built-in Panda's.
+        #[arg(long)]
+        scene: Option<PathBuf>,
+    },
+    /// List the arms cap drives (the built-in Panda and the catalogue's, from their
+    /// URDFs): joints, limits, ready pose, reach, gripper.
     Robots {
-        /// Only this arm (panda, ur5, so101, xarm7).
+        /// Only this arm (builtin, panda, ur5, so101, xarm7).
         arm: Option<String>,
     },
     /// Ask a language model for a program, run it, explain failures, repair, repeat.
@@ -279,10 +285,7 @@ fn main() -> ExitCode {
             scene,
             inspect,
         } => inspect_image(&image, &statement, scene.as_deref(), &inspect),
-        Command::Api => {
-            print!("{}", cap_script::api::reference());
-            Ok(0)
-        }
+        Command::Api { scene } => api(scene.as_deref()),
         Command::Robots { arm } => robots::run(arm.as_deref()),
         Command::Render {
             scene,
@@ -427,6 +430,20 @@ fn dataset(out: &Path, seed: u64, images: usize, threads: Option<usize>) -> Resu
     Ok(0)
 }
 
+/// `cap api [--scene S]`: the reference, with the scene's arm if one is given.
+fn api(scene: Option<&std::path::Path>) -> Result<u8> {
+    let text = match scene {
+        None => cap_script::api::reference(),
+        Some(p) => {
+            let scene = Scene::load(p).map_err(|e| BadInput(e.to_string()))?;
+            let w = World::new(Arc::new(scene), 0).map_err(|e| BadInput(e.to_string()))?;
+            cap_script::api::reference_for(w.robot())
+        }
+    };
+    print!("{text}");
+    Ok(0)
+}
+
 fn validate(paths: &[PathBuf]) -> Result<u8> {
     let mut bad = 0;
     for p in paths {
@@ -447,9 +464,18 @@ fn validate(paths: &[PathBuf]) -> Result<u8> {
                     eprintln!("{}: {e}", p.display());
                     task_errors += 1;
                 }
+                let arm = World::new(Arc::new(scene.clone()), 0)
+                    .map(|w| {
+                        format!(
+                            ", arm {} with {} joints",
+                            w.robot().name(),
+                            w.kinematics().dof()
+                        )
+                    })
+                    .unwrap_or_default();
                 if task_errors == 0 {
                     println!(
-                        "{}: ok ({} objects, {} tasks)",
+                        "{}: ok ({} objects, {} tasks{arm})",
                         p.display(),
                         scene.objects.len(),
                         scene.tasks.len()

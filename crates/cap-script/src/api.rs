@@ -301,18 +301,20 @@ pub fn get(name: &str) -> Option<&'static ApiFn> {
     API.iter().find(|f| f.name == name)
 }
 
-/// The reference text (`cap api`), generated from [`API`].
+/// The reference text (`cap api`) for the built-in Panda, generated from [`API`].
 pub fn reference() -> String {
+    let robot = cap_sim::robot::Robot::builtin(cap_core::nalgebra::Isometry3::identity());
+    reference_for(&robot)
+}
+
+/// The reference text for `robot`: its gripper, hand and reach in the feasibility
+/// paragraph (see [`crate::robot_facts`]).
+pub fn reference_for(robot: &cap_sim::robot::Robot) -> String {
     let mut out = String::new();
     out.push_str("# cap script API\n\n");
     out.push_str("Programs are rhai scripts. Units are metres and radians; the world frame has z up, the table top at z = 0, +x pointing away from the robot and +y to its left. Objects are named by strings such as \"red_block\".\n\n");
     out.push_str("Motion functions raise an error when they fail (unreachable, collision, no_grasp, slipped, ...). Catch it with `try { ... } catch (err) { ... }`; `err` is a map #{kind, message, object, function}.\n");
-    out.push_str(&format!(
-        "\nWhat decides whether a motion is feasible: the fingers open {:.0} cm, so only objects narrower than that (across the grasped faces) can be picked, and bowls and plates are taken by their rim; the hand is {:.0} cm wide along the fingers' closing axis, so neighbours within about {:.0} cm on that axis block a grasp (pick then turns the hand); every motion is checked for collisions with the table and every object other than the one being grasped or placed on, so leave room between objects, and the order of moves matters; the arm reaches straight down only within a band around its base (reachable_region(), reachable(pos), table_point(place)), and the table's corners lie outside it.\n",
-        cap_core::robot::GRIPPER_MAX_WIDTH_M * 100.0,
-        cap_sim::geometry::HAND_ACROSS_FINGERS_M * 100.0,
-        cap_sim::geometry::HAND_ACROSS_FINGERS_M * 50.0,
-    ));
+    out.push_str(&crate::robot_facts::feasibility(robot));
     for cat in [Category::Query, Category::Motion, Category::Monitor] {
         out.push_str(&format!("\n## {}\n\n", cat.title()));
         for f in API.iter().filter(|f| f.category == cat) {

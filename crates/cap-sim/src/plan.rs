@@ -53,11 +53,56 @@ impl World {
                 Err(Failure::new(
                     FailureKind::Unreachable,
                     format!(
-                        "pose at [{:.3}, {:.3}, {:.3}] is out of the arm's reach: {e}",
-                        p.x, p.y, p.z
+                        "pose at [{:.3}, {:.3}, {:.3}] is out of the arm's reach: {e}{}",
+                        p.x,
+                        p.y,
+                        p.z,
+                        self.why_unreachable(target)
                     ),
                 ))
             }
+        }
+    }
+
+    /// What about the arm explains an unreachable `target`, beyond the solver's words:
+    /// a radius outside its reach band, a height above the band of an arm that cannot
+    /// point down high up, or the orientations a 5-joint arm cannot take.
+    fn why_unreachable(&self, target: &Isometry3<f64>) -> String {
+        let reach = self.reach();
+        let base = self.kinematics.world_from_base().translation.vector;
+        let p = target.translation.vector;
+        let r = (p.xy() - base.xy()).norm();
+        let mut why = Vec::new();
+        if r > reach.max_radius_m || r < reach.min_radius_m {
+            why.push(format!(
+                "it is {r:.3} m from the base axis, and the {} reaches straight down only between {:.3} and {:.3} m",
+                self.robot.name(),
+                reach.min_radius_m,
+                reach.max_radius_m
+            ));
+        }
+        let down = (target.rotation * cap_core::nalgebra::Vector3::z()).z < -0.999;
+        if down
+            && p.z - base.z > reach.top_z_m + 1e-9
+            && reach.top_z_m < crate::robot::REACH_HIGH_Z_M
+        {
+            why.push(format!(
+                "the {} points straight down only up to {:.0} cm above its base",
+                self.robot.name(),
+                reach.top_z_m * 100.0
+            ));
+        }
+        let dof = self.kinematics.dof();
+        if dof < 6 {
+            why.push(format!(
+                "with {dof} joints the {} cannot take every orientation: the tool axis must lie in the arm's vertical plane through the target, and the wrist's roll range limits the yaw",
+                self.robot.name()
+            ));
+        }
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", why.join("; "))
         }
     }
 

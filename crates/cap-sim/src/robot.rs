@@ -569,3 +569,7 @@ pub(crate) fn first_axis_vertical(kin: &ArmKinematics) -> bool {
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "robot_tests.rs"]
+mod tests;
