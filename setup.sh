@@ -16,6 +16,8 @@ bash scripts/fetch-llm.sh
 bash scripts/fetch-rerun.sh
 # URDFs and meshes of third-party arms (Panda, UR5, SO-101, xArm7, ...), example-robot-data from PyPI.
 bash scripts/fetch-robots.sh
-./target/release/cap validate scenes/*.toml
+# Meshes of third-party objects (a mug, a duck, 1,000 random grasping objects), pybullet_data from PyPI.
+bash scripts/fetch-objects.sh
+./target/release/cap validate scenes/*.toml scenes/arms/*.toml
 ./target/release/cap run scenes/tabletop.toml "put the red block on the blue plate" --out runs/quickstart
 echo "report: runs/quickstart/report.json   program: runs/quickstart/final.rhai"

@@ -200,8 +200,8 @@ impl<'a> Agent<'a> {
             .as_ref()
             .map_or_else(|e| format!("(scene could not be built: {e})"), scene_facts);
         let api = world.as_ref().map_or_else(
-            |_| cap_script::api::reference(),
-            |w| cap_script::api::reference_for(w.robot()),
+            |_| cap_script::reference::reference(),
+            |w| cap_script::reference::reference_for(w.robot()),
         );
         Self {
             provider,

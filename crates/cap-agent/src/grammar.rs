@@ -112,6 +112,7 @@ side-arg ::= "\"front\"" | "\"back\"" | "\"left\"" | "\"right\"" | var
                     let value = match o.ty {
                         OptType::Number => "expr",
                         OptType::Side => "side-arg",
+                        OptType::Text => "expr",
                     };
                     format!("{} {value}", lit(&format!("{}: ", o.name)))
                 })

@@ -433,11 +433,11 @@ fn dataset(out: &Path, seed: u64, images: usize, threads: Option<usize>) -> Resu
 /// `cap api [--scene S]`: the reference, with the scene's arm if one is given.
 fn api(scene: Option<&std::path::Path>) -> Result<u8> {
     let text = match scene {
-        None => cap_script::api::reference(),
+        None => cap_script::reference::reference(),
         Some(p) => {
             let scene = Scene::load(p).map_err(|e| BadInput(e.to_string()))?;
             let w = World::new(Arc::new(scene), 0).map_err(|e| BadInput(e.to_string()))?;
-            cap_script::api::reference_for(w.robot())
+            cap_script::reference::reference_for(w.robot())
         }
     };
     print!("{text}");

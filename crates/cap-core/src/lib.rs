@@ -11,6 +11,7 @@ pub mod failure;
 pub mod ik;
 pub mod kinematics;
 pub mod math;
+pub mod mesh;
 pub mod paths;
 pub mod robot;
 pub mod scene;

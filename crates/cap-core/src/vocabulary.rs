@@ -42,13 +42,16 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// What a description says: a colour, a kind, both or (for "object") neither.
+/// What a description says: a colour, a kind (or a mesh object's noun), both or (for
+/// "object") neither.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Description {
     /// A palette colour.
     pub color: Option<String>,
     /// A kind of object.
     pub kind: Option<ObjectKind>,
+    /// A mesh object's noun ("mug"), among those the reader was given.
+    pub noun: Option<String>,
 }
 
 /// Why a description could not be read.
@@ -71,6 +74,15 @@ pub enum DescriptionError {
 impl Description {
     /// Read a description from its words (see [`words`]).
     pub fn parse_words(ws: &[String]) -> Result<Description, DescriptionError> {
+        Self::parse_words_with(ws, &[])
+    }
+
+    /// Read a description whose words may also be one of `nouns` (the scene's mesh
+    /// objects' nouns, as [`crate::scene::ObjectSpec::noun`] gives them).
+    pub fn parse_words_with(
+        ws: &[String],
+        nouns: &[&str],
+    ) -> Result<Description, DescriptionError> {
         let mut d = Description::default();
         let mut any = false;
         for w in ws {
@@ -83,7 +95,11 @@ impl Description {
                     return Err(DescriptionError::Conflict(ws.join(" ")));
                 }
             } else if let Some(k) = kind_of_word(w) {
-                if d.kind.replace(k).is_some() {
+                if d.kind.replace(k).is_some() || d.noun.is_some() {
+                    return Err(DescriptionError::Conflict(ws.join(" ")));
+                }
+            } else if let Some(n) = nouns.iter().find(|n| **n == w || **n == singular(w)) {
+                if d.noun.replace((*n).to_owned()).is_some() || d.kind.is_some() {
                     return Err(DescriptionError::Conflict(ws.join(" ")));
                 }
             } else {
@@ -104,7 +120,17 @@ impl Description {
 
     /// Whether `o` is what the description describes.
     pub fn matches(&self, o: &ObjectSpec) -> bool {
-        self.color.as_ref().is_none_or(|c| *c == o.color) && self.kind.is_none_or(|k| k == o.kind)
+        self.color.as_ref().is_none_or(|c| *c == o.color)
+            && self.kind.is_none_or(|k| k == o.kind)
+            && self
+                .noun
+                .as_ref()
+                .is_none_or(|n| o.mesh.is_some() && n == o.noun())
+    }
+
+    /// Whether it says anything (a colour, a kind or a noun).
+    pub fn is_specific(&self) -> bool {
+        self.color.is_some() || self.kind.is_some() || self.noun.is_some()
     }
 }
 

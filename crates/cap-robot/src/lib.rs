@@ -14,7 +14,8 @@
 
 mod catalog;
 mod geometry;
-pub mod mesh;
+/// Mesh files (cap-core reads them, for robot links and scene objects alike).
+pub use cap_core::mesh;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

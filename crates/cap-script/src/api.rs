@@ -32,7 +32,8 @@ pub enum Category {
 }
 
 impl Category {
-    fn title(self) -> &'static str {
+    /// Its heading in the reference.
+    pub fn title(self) -> &'static str {
         match self {
             Self::Query => "Scene queries",
             Self::Motion => "Motion",
@@ -76,6 +77,8 @@ pub enum OptType {
     Number,
     /// One of the names of [`Side`].
     Side,
+    /// A string.
+    Text,
 }
 
 /// One key of a function's options map (`pick("ball", #{yaw_deg: 90})`).
@@ -95,6 +98,7 @@ impl OptType {
         match self {
             Self::Number => "number",
             Self::Side => "\"front\"|\"back\"|\"left\"|\"right\"",
+            Self::Text => "string",
         }
     }
 }
@@ -248,6 +252,7 @@ const NONE: &[Opt] = &[];
 const PICK_OPTS: &[Opt] = &[
     Opt { name: "yaw_deg", ty: OptType::Number, doc: "wrist yaw in degrees: the fingers close along world (-sin yaw, cos yaw); 0 closes along y, 90 along x. A box is taken across the face pair nearest that yaw." },
     Opt { name: "side", ty: OptType::Side, doc: "for a bowl or plate: the rim point to take it by (front is toward the robot)." },
+    Opt { name: "point", ty: OptType::Text, doc: "for a mesh object: the named grasp point to take it by (\"handle\"; the scene's grasp_points)." },
 ];
 const PLACE_OPTS: &[Opt] = &[
     Opt { name: "yaw_deg", ty: OptType::Number, doc: "the object's final yaw about z in degrees (as pose(name).yaw, which is in radians); without it the object keeps the yaw it was held at." },
@@ -270,7 +275,7 @@ pub static API: &[ApiFn] = &[
     ApiFn { name: "size", params: &[p("name", O)], returns: "[sx, sy, sz]", doc: "Full extents of the object in its own frame, metres.", example: "let h = size(\"red_block\")[2];", category: Category::Query, options: NONE, handler: h_size },
     ApiFn { name: "color", params: &[p("name", O)], returns: "string", doc: "Colour name of the object (\"red\").", example: "if color(name) == \"red\" { say(name); }", category: Category::Query, options: NONE, handler: h_color },
     ApiFn { name: "kind", params: &[p("name", O)], returns: "string", doc: "What the object is: \"block\", \"bowl\", \"plate\", \"cylinder\" or \"ball\".", example: "let bowls = objects().filter(|n| kind(n) == \"bowl\");", category: Category::Query, options: NONE, handler: h_kind },
-    ApiFn { name: "point", params: &[p("name", O), p("which", W)], returns: "[x, y, z]", doc: "A functional point: \"top\", \"center\", \"bottom\", \"inside\" (where things placed on/in it rest), \"left\" (+y), \"right\" (−y), \"front\" (−x, toward the robot), \"back\" (+x).", example: "let target = point(\"blue_plate\", \"inside\");", category: Category::Query, options: NONE, handler: h_point },
+    ApiFn { name: "point", params: &[p("name", O), p("which", W)], returns: "[x, y, z]", doc: "A functional point: \"top\", \"center\", \"bottom\", \"inside\" (where things placed on/in it rest), \"left\" (+y), \"right\" (−y), \"front\" (−x, toward the robot), \"back\" (+x); or a mesh object's named point (\"handle\").", example: "let target = point(\"blue_plate\", \"inside\");", category: Category::Query, options: NONE, handler: h_point },
     ApiFn { name: "is_on", params: &[p("a", O), p("b", O)], returns: "bool", doc: "Whether object a rests on object b (on its top, or on the floor of a plate or bowl).", example: "if is_on(\"red_block\", \"blue_plate\") { say(\"done\"); }", category: Category::Query, options: NONE, handler: h_is_on },
     ApiFn { name: "is_in", params: &[p("a", O), p("b", O)], returns: "bool", doc: "Whether object a is inside bowl or plate b.", example: "is_in(\"green_block\", \"yellow_bowl\")", category: Category::Query, options: NONE, handler: h_is_in },
     ApiFn { name: "is_upright", params: &[p("name", O)], returns: "bool", doc: "Whether the object stands within 30° of upright.", example: "is_upright(\"red_block\")", category: Category::Query, options: NONE, handler: h_is_upright },
@@ -299,38 +304,6 @@ pub static API: &[ApiFn] = &[
 /// Look up a function by name.
 pub fn get(name: &str) -> Option<&'static ApiFn> {
     API.iter().find(|f| f.name == name)
-}
-
-/// The reference text (`cap api`) for the built-in Panda, generated from [`API`].
-pub fn reference() -> String {
-    let robot = cap_sim::robot::Robot::builtin(cap_core::nalgebra::Isometry3::identity());
-    reference_for(&robot)
-}
-
-/// The reference text for `robot`: its gripper, hand and reach in the feasibility
-/// paragraph (see [`crate::robot_facts`]).
-pub fn reference_for(robot: &cap_sim::robot::Robot) -> String {
-    let mut out = String::new();
-    out.push_str("# cap script API\n\n");
-    out.push_str("Programs are rhai scripts. Units are metres and radians; the world frame has z up, the table top at z = 0, +x pointing away from the robot and +y to its left. Objects are named by strings such as \"red_block\".\n\n");
-    out.push_str("Motion functions raise an error when they fail (unreachable, collision, no_grasp, slipped, ...). Catch it with `try { ... } catch (err) { ... }`; `err` is a map #{kind, message, object, function}.\n");
-    out.push_str(&crate::robot_facts::feasibility(robot));
-    for cat in [Category::Query, Category::Motion, Category::Monitor] {
-        out.push_str(&format!("\n## {}\n\n", cat.title()));
-        for f in API.iter().filter(|f| f.category == cat) {
-            out.push_str(&format!(
-                "{} -> {}\n    {}\n",
-                f.signature(),
-                f.returns,
-                f.doc
-            ));
-            for o in f.options {
-                out.push_str(&format!("    options.{}: {}\n", o.name, o.doc));
-            }
-            out.push_str(&format!("    e.g. {}\n", f.example));
-        }
-    }
-    out
 }
 
 /// The failure as the catchable value a script sees.
@@ -475,22 +448,21 @@ fn h_color(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
     Ok(obj(s, "color", "name", &a[0])?.color.into())
 }
 fn h_kind(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
-    Ok(obj(s, "kind", "name", &a[0])?.kind.noun().into())
+    let o = obj(s, "kind", "name", &a[0])?;
+    let noun = s
+        .world
+        .scene()
+        .object(&o.name)
+        .map_or(o.kind.noun(), |spec| spec.noun());
+    Ok(noun.to_owned().into())
 }
 fn h_point(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
     let name = string("point", "name", &a[0])?;
     let which = string("point", "which", &a[1])?;
-    let w = Which::parse(&which).ok_or_else(|| {
-        let names: Vec<&str> = Which::ALL.iter().map(|(n, _)| *n).collect();
-        Failure::new(
-            FailureKind::InvalidArgument,
-            format!(
-                "point: unknown point `{which}`; use one of {}",
-                names.join(", ")
-            ),
-        )
-    })?;
-    Ok(array3(s.world.point(&name, w)?.coords.into()))
+    if let Some(w) = Which::parse(&which) {
+        return Ok(array3(s.world.point(&name, w)?.coords.into()));
+    }
+    Ok(array3(s.world.named_point(&name, &which)?.coords.into()))
 }
 fn two(s: &Session, f: &str, a: &[Dynamic]) -> Result<(String, String), Failure> {
     let (x, y) = (string(f, "a", &a[0])?, string(f, "b", &a[1])?);
@@ -620,9 +592,14 @@ fn h_pick(s: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
             })?)
         }
     };
+    let point = opts
+        .get("point")
+        .map(|v| string("pick", "point", v))
+        .transpose()?;
     let request = GraspRequest {
         yaw_rad: yaw_option("pick", &opts)?,
         side,
+        point,
     };
     let grasp = s.world.pick_with(&name, &request)?;
     s.detail = Some(serde_json::json!({
@@ -697,6 +674,7 @@ fn h_say(_: &mut Session, a: &[Dynamic]) -> Result<Dynamic, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::reference;
 
     #[test]
     fn reference_lists_every_function_with_doc_and_example() {

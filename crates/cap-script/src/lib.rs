@@ -13,6 +13,7 @@
 pub mod api;
 pub mod check;
 pub mod monitor;
+pub mod reference;
 pub mod robot_facts;
 pub mod run;
 pub mod sandbox;

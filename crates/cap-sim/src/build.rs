@@ -52,8 +52,13 @@ pub(crate) struct Assembly {
 }
 
 /// Build the bodies and colliders of `scene` with object poses drawn from `seed`, and
-/// `robot` at its ready pose with the gripper open.
-pub(crate) fn assemble(scene: &Scene, seed: u64, robot: &Robot) -> Assembly {
+/// `robot` at its ready pose with the gripper open. Fails only for a mesh object whose
+/// file can no longer be read: its name and why.
+pub(crate) fn assemble(
+    scene: &Scene,
+    seed: u64,
+    robot: &Robot,
+) -> Result<Assembly, (String, cap_core::mesh::MeshError)> {
     let mut bodies = RigidBodySet::new();
     let mut colliders = ColliderSet::new();
     let mut labels = Labels::default();
@@ -106,7 +111,7 @@ pub(crate) fn assemble(scene: &Scene, seed: u64, robot: &Robot) -> Assembly {
                 .can_sleep(true),
         );
         let collider = colliders.insert_with_parent(
-            ColliderBuilder::new(object_shape(o))
+            ColliderBuilder::new(object_shape(o).map_err(|e| (o.name.clone(), e))?)
                 .mass(o.mass_kg as f32)
                 .friction(o.friction as f32)
                 .collision_groups(groups(G_OBJECT, Group::ALL)),
@@ -180,7 +185,7 @@ pub(crate) fn assemble(scene: &Scene, seed: u64, robot: &Robot) -> Assembly {
     }
 
     let render_model = RenderModel::build(&colliders, &labels);
-    Assembly {
+    Ok(Assembly {
         bodies,
         colliders,
         table_collider,
@@ -190,7 +195,7 @@ pub(crate) fn assemble(scene: &Scene, seed: u64, robot: &Robot) -> Assembly {
         finger_colliders,
         kinematics,
         render_model,
-    }
+    })
 }
 
 /// FNV-1a, for per-object seeds that do not depend on the standard library's hasher.
@@ -210,7 +215,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenes");
         let scene = Scene::load(dir.join("tabletop.toml")).unwrap_or_else(|e| panic!("{e}"));
         let robot = Robot::builtin(Isometry3::identity());
-        let a = assemble(&scene, 0, &robot);
+        let a = assemble(&scene, 0, &robot).unwrap_or_else(|(o, e)| panic!("{o}: {e}"));
         let labelled: Vec<_> = a.render_model.meshes.iter().map(|m| m.collider).collect();
         let all: Vec<_> = a.colliders.iter().map(|(h, _)| h).collect();
         assert_eq!(labelled, all, "one mesh per collider, in insertion order");

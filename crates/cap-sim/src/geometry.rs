@@ -45,8 +45,16 @@ pub fn inner_radius_m(spec: &ObjectSpec) -> f64 {
 }
 
 /// The collision shape of a scene object, in its own frame (origin at the bounding-box
-/// centre, z up).
-pub fn object_shape(spec: &ObjectSpec) -> SharedShape {
+/// centre, z up); a mesh object's is its convex decomposition
+/// ([`crate::mesh_model`]), which fails only if its file cannot be read again.
+pub fn object_shape(spec: &ObjectSpec) -> Result<SharedShape, cap_core::mesh::MeshError> {
+    if let Some(m) = &spec.mesh {
+        return Ok(crate::mesh_model::mesh_model(m)?.shape.clone());
+    }
+    Ok(primitive_shape(spec))
+}
+
+fn primitive_shape(spec: &ObjectSpec) -> SharedShape {
     let s = spec.size_m.map(|v| v as f32);
     let (hx, hy, hz) = (s.x / 2.0, s.y / 2.0, s.z / 2.0);
     // parry cylinders stand along y; ours stand along z.
@@ -85,6 +93,8 @@ pub fn object_shape(spec: &ObjectSpec) -> SharedShape {
             }
             SharedShape::compound(parts)
         }
+        // A mesh spec without its mesh cannot be validated; its box stands in.
+        ObjectKind::Mesh => SharedShape::cuboid(hx, hy, hz),
     }
 }
 

@@ -66,12 +66,14 @@ impl Side {
 }
 
 /// What a program asks of a grasp; empty: `pick` chooses.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct GraspRequest {
     /// The wrist yaw (fingers close along world `(−sin yaw, cos yaw, 0)`), radians.
     pub yaw_rad: Option<f64>,
     /// Which rim point of a bowl or plate.
     pub side: Option<Side>,
+    /// Which named point of a mesh object (`grasp_points` in the scene: "handle").
+    pub point: Option<String>,
 }
 
 /// One way to grasp an object.
@@ -117,6 +119,16 @@ impl World {
                 ));
             }
         }
+        if request.point.is_some() && o.kind != ObjectKind::Mesh {
+            return Err(Failure::with_object(
+                FailureKind::InvalidArgument,
+                format!(
+                    "pick({name}): `point` chooses a named grasp point of a mesh object; {name} is a {}",
+                    o.kind.noun()
+                ),
+                name,
+            ));
+        }
         let receptacle = o.kind.is_receptacle();
         if request.side.is_some() && !receptacle {
             return Err(Failure::with_object(
@@ -147,6 +159,13 @@ impl World {
                     .collect()
             }
             ObjectKind::Bowl | ObjectKind::Plate => self.rim_grasps(&o, request),
+            ObjectKind::Mesh => {
+                let spec = self.scene.object(name).cloned();
+                match spec {
+                    Some(spec) => self.mesh_grasps(&o, &spec, request)?,
+                    None => Vec::new(),
+                }
+            }
         };
         let widest = self.max_grasp_width_m();
         let fitting: Vec<Grasp> = grasps

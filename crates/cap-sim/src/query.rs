@@ -154,6 +154,36 @@ impl World {
         }
     }
 
+    /// The named point `point` of mesh object `name` (its scene's `grasp_points`), in
+    /// the world.
+    pub fn named_point(&self, name: &str, point: &str) -> Result<Point3<f64>, Failure> {
+        let o = self.object(name)?;
+        let spec = self.scene.object(name);
+        match spec.and_then(|s| s.grasp_point(point)) {
+            Some(p) => Ok(o.pose * p),
+            None => {
+                let named: Vec<&str> = spec
+                    .and_then(|s| s.mesh.as_ref())
+                    .map(|m| m.grasp_points.iter().map(|(n, _)| n.as_str()).collect())
+                    .unwrap_or_default();
+                let builtin: Vec<&str> = Which::ALL.iter().map(|(n, _)| *n).collect();
+                Err(Failure::with_object(
+                    FailureKind::InvalidArgument,
+                    format!(
+                        "point: unknown point `{point}` of {name}; use one of {}{}",
+                        builtin.join(", "),
+                        if named.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", or its named points {}", named.join(", "))
+                        }
+                    ),
+                    name,
+                ))
+            }
+        }
+    }
+
     /// A functional point of the object called `name`.
     pub fn point(&self, name: &str, which: Which) -> Result<Point3<f64>, Failure> {
         let o = self.object(name)?;
@@ -184,8 +214,15 @@ impl World {
         }
         // The same reading of descriptions as checkpoint statements (cap_core::vocabulary).
         // One that names neither a colour nor a kind matches nothing.
-        match Description::parse(description) {
-            Ok(d) if d.color.is_some() || d.kind.is_some() => self
+        let nouns: Vec<&str> = self
+            .scene
+            .objects
+            .iter()
+            .filter(|o| o.mesh.is_some())
+            .map(|o| o.noun())
+            .collect();
+        match Description::parse_words_with(&cap_core::vocabulary::words(description), &nouns) {
+            Ok(d) if d.is_specific() => self
                 .scene
                 .objects
                 .iter()

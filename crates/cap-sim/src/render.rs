@@ -50,13 +50,16 @@ fn tessellate(shape: &dyn Shape, out_v: &mut Vec<Vec3>, out_t: &mut Vec<[u32; 3]
         c.to_trimesh(12, 6)
     } else if let Some(b) = shape.as_ball() {
         b.to_trimesh(16, 8)
+    } else if let Some(c) = shape.as_convex_polyhedron() {
+        // URDF links' hulls and the convex parts of mesh objects.
+        c.to_trimesh()
     } else if let Some(c) = shape.as_compound() {
         for (p, s) in c.shapes() {
             tessellate(s.as_ref(), out_v, out_t, pose * *p);
         }
         return;
     } else {
-        // Shapes the scene format cannot produce; nothing to draw.
+        // Shapes cap does not build; nothing to draw.
         return;
     };
     let base = out_v.len() as u32;

@@ -126,7 +126,10 @@ impl World {
                     source: Arc::new(source),
                 }
             })?;
-        let a = assemble(&scene, seed, &robot);
+        let a = assemble(&scene, seed, &robot).map_err(|(object, e)| WorldError::Build {
+            scene: scene.name.clone(),
+            message: format!("object `{object}`: {e}"),
+        })?;
         let gate = SafetyGate::new(
             SafetyLimits::for_arm(
                 &a.kinematics,

@@ -501,7 +501,7 @@ pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
     let messages = vec![
         Message::system(fill(
             &prompts.system,
-            &[("api", &cap_script::api::reference())],
+            &[("api", &cap_script::reference::reference())],
         )),
         Message::user(fill(
             &prompts.task,

@@ -124,7 +124,17 @@ pub(super) struct ObjectFile {
     pub(super) name: String,
     pub(super) kind: ObjectKind,
     pub(super) color: String,
-    pub(super) size: [f64; 3],
+    /// Required but for meshes (whose bounding box is read from the file).
+    #[serde(default)]
+    pub(super) size: Option<[f64; 3]>,
+    #[serde(default)]
+    pub(super) mesh: Option<String>,
+    #[serde(default)]
+    pub(super) scale: Option<ScaleFile>,
+    #[serde(default)]
+    pub(super) noun: Option<String>,
+    #[serde(default)]
+    pub(super) grasp_points: std::collections::BTreeMap<String, [f64; 3]>,
     pub(super) mass: f64,
     #[serde(default = "default_friction")]
     pub(super) friction: f64,
@@ -133,6 +143,23 @@ pub(super) struct ObjectFile {
     pub(super) yaw_deg: f64,
     #[serde(default)]
     pub(super) randomize: Option<RandomizeFile>,
+}
+
+/// `scale = 0.015` or `scale = [sx, sy, sz]`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub(super) enum ScaleFile {
+    Uniform(f64),
+    PerAxis([f64; 3]),
+}
+
+impl ScaleFile {
+    pub(super) fn per_axis(self) -> [f64; 3] {
+        match self {
+            ScaleFile::Uniform(s) => [s; 3],
+            ScaleFile::PerAxis(s) => s,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

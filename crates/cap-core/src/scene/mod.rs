@@ -80,6 +80,9 @@ pub enum ObjectKind {
     /// A compound flat plate (thin disc with a low rim); `size` = [diameter, diameter,
     /// height].
     Plate,
+    /// A triangle mesh from a file (`mesh = "mug.obj"`), collided with as a convex
+    /// decomposition; `size` is its bounding box, read from the file.
+    Mesh,
 }
 
 impl ObjectKind {
@@ -91,6 +94,7 @@ impl ObjectKind {
             Self::Sphere => "ball",
             Self::Bowl => "bowl",
             Self::Plate => "plate",
+            Self::Mesh => "object",
         }
     }
 
@@ -102,11 +106,24 @@ impl ObjectKind {
             Self::Sphere => &["ball", "sphere"],
             Self::Bowl => &["bowl", "container", "cup"],
             Self::Plate => &["plate", "dish", "tray"],
+            // A mesh object is described by its own noun (`MeshObject::noun`).
+            Self::Mesh => &[],
         }
     }
 
     /// Every kind, in documentation order.
-    pub const ALL: [ObjectKind; 5] = [
+    pub const ALL: [ObjectKind; 6] = [
+        ObjectKind::Box,
+        ObjectKind::Cylinder,
+        ObjectKind::Sphere,
+        ObjectKind::Bowl,
+        ObjectKind::Plate,
+        ObjectKind::Mesh,
+    ];
+
+    /// The kinds cap draws as primitives (every kind but [`ObjectKind::Mesh`]): what
+    /// the vision model was trained on and the dataset generator makes.
+    pub const PRIMITIVES: [ObjectKind; 5] = [
         ObjectKind::Box,
         ObjectKind::Cylinder,
         ObjectKind::Sphere,
@@ -198,12 +215,50 @@ pub struct ObjectSpec {
     pub yaw_rad: f64,
     /// Per-seed randomisation.
     pub randomize: Randomize,
+    /// The mesh of a [`ObjectKind::Mesh`] object.
+    pub mesh: Option<MeshObject>,
+}
+
+/// A mesh object's file and annotations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshObject {
+    /// The mesh file (resolved against the scene's folder).
+    pub path: PathBuf,
+    /// Scale per axis applied to the file's coordinates.
+    pub scale: [f64; 3],
+    /// The word descriptions use for it (`noun = "mug"`; default: the last word of
+    /// its name).
+    pub noun: String,
+    /// Where the object frame (its bounding-box centre) lies in the scaled mesh's
+    /// frame, metres.
+    pub center_in_mesh_m: Vector3<f64>,
+    /// Named functional points (`grasp_points = { handle = [...] }`, given in the
+    /// file's coordinates), in the object frame, metres.
+    pub grasp_points: Vec<(String, Point3<f64>)>,
 }
 
 impl ObjectSpec {
     /// "red block": colour and noun, the form `find` and prompts use.
     pub fn description(&self) -> String {
-        format!("{} {}", self.color, self.kind.noun())
+        format!("{} {}", self.color, self.noun())
+    }
+
+    /// The noun descriptions use: the kind's, or a mesh object's own.
+    pub fn noun(&self) -> &str {
+        match &self.mesh {
+            Some(m) => &m.noun,
+            None => self.kind.noun(),
+        }
+    }
+
+    /// The named point `name` of a mesh object, in its frame.
+    pub fn grasp_point(&self, name: &str) -> Option<Point3<f64>> {
+        self.mesh
+            .as_ref()?
+            .grasp_points
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
     }
 }
 

@@ -244,6 +244,108 @@ impl Validator {
         })
     }
 
+    /// A file a scene names: `data:REST` is REST in cap's data directory (where the
+    /// set-up step puts fetched meshes and robots), anything else is relative to the
+    /// scene's folder (or absolute).
+    fn resolve(&self, file: &str) -> PathBuf {
+        match file.strip_prefix("data:") {
+            Some(rest) => crate::paths::data_dir().join(rest.trim_start_matches('/')),
+            None => self.path.parent().unwrap_or(Path::new(".")).join(file),
+        }
+    }
+
+    /// A mesh object's file, read for its bounding box (the object's size), its scale,
+    /// noun and named points; `None` for the other kinds (which may not have them).
+    fn mesh(&self, k: &str, o: &ObjectFile) -> Result<Option<(MeshObject, [f64; 3])>, SceneError> {
+        if o.kind != ObjectKind::Mesh {
+            for (key, set) in [
+                ("mesh", o.mesh.is_some()),
+                ("scale", o.scale.is_some()),
+                ("noun", o.noun.is_some()),
+                ("grasp_points", !o.grasp_points.is_empty()),
+            ] {
+                if set {
+                    return Err(self.err(format!("{k}.{key}"), "belongs to kind = \"mesh\""));
+                }
+            }
+            return Ok(None);
+        }
+        let Some(file) = &o.mesh else {
+            return Err(self.err(
+                format!("{k}.mesh"),
+                "is required for kind = \"mesh\" (an OBJ, STL or DAE file)",
+            ));
+        };
+        if o.size.is_some() {
+            return Err(self.err(
+                format!("{k}.size"),
+                "a mesh's size is its bounding box, read from the file; scale it with `scale`",
+            ));
+        }
+        let scale = o.scale.map_or([1.0; 3], |s| s.per_axis());
+        self.finite(&format!("{k}.scale"), &scale)?;
+        if scale.iter().any(|s| !(1e-4..=100.0).contains(s)) {
+            return Err(self.err(
+                format!("{k}.scale"),
+                format!("{scale:?} is outside [0.0001, 100]"),
+            ));
+        }
+        let path = self.resolve(file);
+        let mesh = crate::mesh::load(&path, scale)
+            .map_err(|e| self.err(format!("{k}.mesh"), e.to_string()))?;
+        let (lo, hi) = mesh.bounds();
+        let size = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];
+        let center = Vector3::new(
+            (lo[0] + hi[0]) / 2.0,
+            (lo[1] + hi[1]) / 2.0,
+            (lo[2] + hi[2]) / 2.0,
+        );
+        let noun = match &o.noun {
+            Some(n) => {
+                self.name(&format!("{k}.noun"), n)?;
+                n.clone()
+            }
+            None => o.name.rsplit('_').next().unwrap_or(&o.name).to_owned(),
+        };
+        if ObjectKind::ALL
+            .iter()
+            .any(|k| k.synonyms().contains(&noun.as_str()))
+            || PALETTE.iter().any(|(c, _)| *c == noun)
+        {
+            return Err(self.err(
+                format!("{k}.noun"),
+                format!("`{noun}` already names a colour or a kind; give the mesh a noun of its own (noun = \"mug\")"),
+            ));
+        }
+        let mut grasp_points = Vec::new();
+        for (name, p) in &o.grasp_points {
+            let key = format!("{k}.grasp_points.{name}");
+            self.name(&key, name)?;
+            self.finite(&key, p)?;
+            let scaled = Vector3::new(p[0] * scale[0], p[1] * scale[1], p[2] * scale[2]);
+            let inside = (0..3).all(|i| scaled[i] >= lo[i] - 0.01 && scaled[i] <= hi[i] + 0.01);
+            if !inside {
+                return Err(self.err(
+                    key,
+                    format!(
+                        "{p:?} (in the mesh file's coordinates) is outside the mesh's bounding box"
+                    ),
+                ));
+            }
+            grasp_points.push((name.clone(), Point3::from(scaled - center)));
+        }
+        Ok(Some((
+            MeshObject {
+                path,
+                scale,
+                noun,
+                center_in_mesh_m: center,
+                grasp_points,
+            },
+            size,
+        )))
+    }
+
     /// The arm: the built-in Panda, a catalogue name, or a URDF with its chain.
     fn arm_source(&self, r: &RobotFile) -> Result<ArmSource, SceneError> {
         let urdf_keys = [
@@ -313,22 +415,28 @@ impl Validator {
                         max_width_m: width(*max_width)?,
                     },
                 };
-                let dir = self.path.parent().unwrap_or(Path::new("."));
                 Ok(ArmSource::Urdf(UrdfArm {
-                    urdf: dir.join(urdf),
+                    urdf: self.resolve(urdf),
                     base_link,
                     tool_link,
                     tcp_m: Vector3::from(tcp),
                     gripper,
-                    packages: r.packages.iter().map(|p| dir.join(p)).collect(),
+                    packages: r.packages.iter().map(|p| self.resolve(p)).collect(),
                 }))
             }
         }
     }
 
     fn object(&self, k: &str, o: &ObjectFile, table: &TableSpec) -> Result<ObjectSpec, SceneError> {
-        self.finite(&format!("{k}.size"), &o.size)?;
-        for (i, v) in o.size.iter().enumerate() {
+        let mesh = self.mesh(k, o)?;
+        let size = match (&mesh, o.size) {
+            (Some((_, size)), _) => *size,
+            (None, Some(size)) => size,
+            (None, None) => return Err(self.err(format!("{k}.size"), "is required")),
+        };
+        let mesh = mesh.map(|(m, _)| m);
+        self.finite(&format!("{k}.size"), &size)?;
+        for (i, v) in size.iter().enumerate() {
             if !(0.005..=1.0).contains(v) {
                 return Err(self.err(
                     format!("{k}.size[{i}]"),
@@ -340,13 +448,13 @@ impl Validator {
             o.kind,
             ObjectKind::Cylinder | ObjectKind::Bowl | ObjectKind::Plate | ObjectKind::Sphere
         );
-        if round && (o.size[0] - o.size[1]).abs() > 1e-9 {
+        if round && (size[0] - size[1]).abs() > 1e-9 {
             return Err(self.err(
                 format!("{k}.size"),
                 "a round object needs size[0] == size[1] (its diameter)",
             ));
         }
-        if o.kind == ObjectKind::Sphere && (o.size[0] - o.size[2]).abs() > 1e-9 {
+        if o.kind == ObjectKind::Sphere && (size[0] - size[2]).abs() > 1e-9 {
             return Err(self.err(format!("{k}.size"), "a sphere needs all three sizes equal"));
         }
         self.in_range(&format!("{k}.mass"), o.mass, 0.001, 10.0, "kg")?;
@@ -359,7 +467,7 @@ impl Validator {
         self.finite(&pk, &o.position)?;
         let position_m = match o.position.as_slice() {
             // Two coordinates: the object rests on the table.
-            [x, y] => Point3::new(*x, *y, o.size[2] / 2.0),
+            [x, y] => Point3::new(*x, *y, size[2] / 2.0),
             [x, y, z] => Point3::new(*x, *y, *z),
             other => {
                 return Err(self.err(
@@ -389,12 +497,13 @@ impl Validator {
             kind: o.kind,
             color: o.color.clone(),
             rgb,
-            size_m: Vector3::from(o.size),
+            size_m: Vector3::from(size),
             mass_kg: o.mass,
             friction: o.friction,
             position_m,
             yaw_rad: o.yaw_deg.to_radians(),
             randomize,
+            mesh,
         };
 
         // On the table: the whole reachable footprint inside the table top, the bottom
@@ -409,12 +518,12 @@ impl Validator {
                 "the object (with its randomisation range) is not fully on the table",
             ));
         }
-        if position_m.z - o.size[2] / 2.0 < -OVERLAP_TOLERANCE_M {
+        if position_m.z - size[2] / 2.0 < -OVERLAP_TOLERANCE_M {
             return Err(self.err(
                 pk,
                 format!(
                     "the object's bottom is below the table top (z = {:.4} m)",
-                    position_m.z - o.size[2] / 2.0
+                    position_m.z - size[2] / 2.0
                 ),
             ));
         }
