@@ -83,6 +83,12 @@ impl World {
                 if high > c.z + 0.01 {
                     centres.push(("centre, high".into(), Point3::new(c.x, c.y, high)));
                 }
+                // Then anywhere over its footprint: a narrow part of a wide object.
+                centres.extend(
+                    footprint_centres(&samples, o)
+                        .into_iter()
+                        .map(|p| ("part".to_owned(), p)),
+                );
             }
         }
         let widest = self.max_grasp_width_m();
@@ -149,6 +155,49 @@ impl World {
         }
         Ok(out)
     }
+}
+
+/// Spacing of the grid of grasp centres over a mesh object's footprint, metres.
+const FOOTPRINT_GRID_M: f64 = 0.015;
+/// At most this many footprint centres are tried.
+const MAX_FOOTPRINT_CENTRES: usize = 48;
+
+/// Grasp centres over the object's footprint: the points of a [`FOOTPRINT_GRID_M`]
+/// grid that have material under them, each at the middle height of the material in
+/// its column, nearest the object's centre first (at most [`MAX_FOOTPRINT_CENTRES`]).
+fn footprint_centres(samples: &[Point3<f64>], o: &ObjectState) -> Vec<Point3<f64>> {
+    let c = o.position();
+    let (x0, y0) = (o.aabb_min.x, o.aabb_min.y);
+    let nx = ((o.aabb_max.x - x0) / FOOTPRINT_GRID_M).ceil().max(1.0) as usize;
+    let ny = ((o.aabb_max.y - y0) / FOOTPRINT_GRID_M).ceil().max(1.0) as usize;
+    let mut columns: Vec<Option<(f64, f64)>> = vec![None; nx * ny];
+    for s in samples {
+        let i = (((s.x - x0) / FOOTPRINT_GRID_M) as usize).min(nx - 1);
+        let j = (((s.y - y0) / FOOTPRINT_GRID_M) as usize).min(ny - 1);
+        let col = &mut columns[i * ny + j];
+        *col = Some(col.map_or((s.z, s.z), |(lo, hi)| (lo.min(s.z), hi.max(s.z))));
+    }
+    let mut out: Vec<Point3<f64>> = columns
+        .iter()
+        .enumerate()
+        .filter_map(|(k, col)| {
+            let (lo, hi) = (*col)?;
+            let (i, j) = (k / ny, k % ny);
+            Some(Point3::new(
+                x0 + (i as f64 + 0.5) * FOOTPRINT_GRID_M,
+                y0 + (j as f64 + 0.5) * FOOTPRINT_GRID_M,
+                0.5 * (lo + hi),
+            ))
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let (da, db) = ((a - c).xy().norm(), (b - c).xy().norm());
+        da.total_cmp(&db)
+            .then(a.x.total_cmp(&b.x))
+            .then(a.y.total_cmp(&b.y))
+    });
+    out.truncate(MAX_FOOTPRINT_CENTRES);
+    out
 }
 
 /// A top-down closing line: the TCP at `centre`, fingers closing along the yaw's

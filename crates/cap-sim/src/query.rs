@@ -123,7 +123,12 @@ impl World {
         let spec = self.scene.objects.get(i)?;
         let ob = self.objects.get(i)?;
         let body = self.bodies.get(ob.body)?;
-        let aabb = self.colliders.get(ob.collider)?.compute_aabb();
+        let collider = self.colliders.get(ob.collider)?;
+        let aabb = if spec.kind == ObjectKind::Mesh {
+            tight_aabb(collider)
+        } else {
+            collider.compute_aabb()
+        };
         Some(ObjectState {
             name: spec.name.clone(),
             kind: spec.kind,
@@ -297,5 +302,23 @@ impl World {
             }
             _ => local.xy().coords.norm() <= b.size_m.x / 2.0 + margin,
         }
+    }
+}
+
+/// The bounding box of a compound collider as the union of its parts' own boxes at
+/// the collider's pose: exact for convex parts, where the compound's box (its local box
+/// turned) grows by up to √3 for a tipped object. Used for mesh objects, which come to
+/// rest in any orientation.
+fn tight_aabb(c: &rapier3d::prelude::Collider) -> rapier3d::parry::bounding_volume::Aabb {
+    use rapier3d::parry::bounding_volume::BoundingVolume;
+    let pose = c.position();
+    match c.shape().as_compound() {
+        Some(compound) => compound
+            .shapes()
+            .iter()
+            .map(|(p, s)| s.compute_aabb(&(*pose * *p)))
+            .reduce(|a, b| a.merged(&b))
+            .unwrap_or_else(|| c.compute_aabb()),
+        None => c.compute_aabb(),
     }
 }
