@@ -255,11 +255,13 @@ fn candidates(w: &World, frames: &[Frame]) -> Vec<(Statement, bool)> {
         Desc {
             color: Some(o.color.clone()),
             thing: Some(Thing::Object(o.kind)),
+            noun: o.mesh.as_ref().map(|m| m.noun.clone()),
         }
     };
     let table = Desc {
         color: None,
         thing: Some(Thing::Table),
+        noun: None,
     };
     let n = scene.objects.len();
     let mut out = Vec::new();

@@ -8,7 +8,7 @@ use cap_core::trace::{Answer, Verdict};
 use cap_sim::labels::SEG_OBJECT0;
 use cap_sim::prelude::*;
 
-use crate::statement::{parse, Desc, Relation, Statement, Thing};
+use crate::statement::{parse_for, Desc, Relation, Statement, Thing};
 use crate::{Inspector, Observation};
 
 /// An object is visible when it covers at least this many pixels of some camera.
@@ -47,6 +47,9 @@ pub fn resolve(scene: &Scene, d: &Desc) -> Result<usize, JudgeError> {
         .enumerate()
         .filter(|(_, o)| {
             d.color.as_deref().is_none_or(|c| c == o.color)
+                && d.noun
+                    .as_ref()
+                    .is_none_or(|n| o.mesh.is_some() && n == o.noun())
                 && match d.thing {
                     Some(Thing::Object(k)) => k == o.kind,
                     Some(Thing::Table) => false,
@@ -161,7 +164,7 @@ impl Inspector for GeometricInspector {
                 "the geometric inspector needs the simulator state".into(),
             );
         };
-        match parse(statement) {
+        match parse_for(statement, Some(world.scene())) {
             Err(e) => verdict(Answer::CannotTell, e.to_string()),
             Ok(st) => match judge(world, obs.frames, &st) {
                 Ok(true) => verdict(Answer::Holds, st.canonical()),

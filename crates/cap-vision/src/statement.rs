@@ -96,15 +96,20 @@ pub struct Desc {
     pub color: Option<String>,
     /// Kind, if given.
     pub thing: Option<Thing>,
+    /// A mesh object's noun ("mug"), if the description used one (the kind is then
+    /// [`ObjectKind::Mesh`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noun: Option<String>,
 }
 
 impl Desc {
     /// "red block"-style text.
     pub fn text(&self) -> String {
-        let kind = match self.thing {
-            Some(Thing::Object(k)) => k.noun(),
-            Some(Thing::Table) => "table",
-            None => "object",
+        let kind = match (&self.noun, self.thing) {
+            (Some(n), _) => n.as_str(),
+            (None, Some(Thing::Object(k))) => k.noun(),
+            (None, Some(Thing::Table)) => "table",
+            (None, None) => "object",
         };
         match &self.color {
             Some(c) => format!("{c} {kind}"),
@@ -189,9 +194,16 @@ fn words(text: &str) -> Vec<String> {
 
 /// Parse a description from words.
 pub fn parse_desc(ws: &[String]) -> Result<Desc, ParseError> {
+    parse_desc_with(ws, &[])
+}
+
+/// Parse a description whose words may also be one of `nouns` (a scene's mesh
+/// objects' nouns).
+pub fn parse_desc_with(ws: &[String], nouns: &[&str]) -> Result<Desc, ParseError> {
     let mut d = Desc {
         color: None,
         thing: None,
+        noun: None,
     };
     if ws.is_empty() {
         return Err(ParseError::BadDescription(String::new()));
@@ -205,10 +217,14 @@ pub fn parse_desc(ws: &[String]) -> Result<Desc, ParseError> {
         d.thing = Some(Thing::Table);
         return Ok(d);
     }
-    let core =
-        Description::parse_words(ws).map_err(|_| ParseError::BadDescription(ws.join(" ")))?;
+    let core = Description::parse_words_with(ws, nouns)
+        .map_err(|_| ParseError::BadDescription(ws.join(" ")))?;
     d.color = core.color;
     d.thing = core.kind.map(Thing::Object);
+    if core.noun.is_some() {
+        d.thing = Some(Thing::Object(ObjectKind::Mesh));
+        d.noun = core.noun;
+    }
     Ok(d)
 }
 
@@ -226,8 +242,31 @@ fn split<'a>(ws: &'a [String], phrase: &[&str]) -> Option<(&'a [String], &'a [St
         .map(|i| (&ws[..i], &ws[i + phrase.len()..]))
 }
 
+/// Parse a statement about `scene` (whose mesh objects' nouns it may use), or about
+/// no scene in particular.
+pub fn parse_for(
+    text: &str,
+    scene: Option<&cap_core::scene::Scene>,
+) -> Result<Statement, ParseError> {
+    let nouns: Vec<&str> = scene
+        .map(|s| {
+            s.objects
+                .iter()
+                .filter(|o| o.mesh.is_some())
+                .map(|o| o.noun())
+                .collect()
+        })
+        .unwrap_or_default();
+    parse_with(text, &nouns)
+}
+
 /// Parse a statement.
 pub fn parse(text: &str) -> Result<Statement, ParseError> {
+    parse_with(text, &[])
+}
+
+/// Parse a statement whose descriptions may also use `nouns`.
+pub fn parse_with(text: &str, nouns: &[&str]) -> Result<Statement, ParseError> {
     if text.trim().is_empty() || text.len() > 200 {
         return Err(ParseError::Length);
     }
@@ -240,25 +279,30 @@ pub fn parse(text: &str) -> Result<Statement, ParseError> {
         }
         _ => false,
     };
-    let mut st = parse_positive(&ws, text)?;
+    let mut st = parse_positive(&ws, text, nouns)?;
     st.negated ^= negated;
     Ok(st)
 }
 
-fn unary(relation: Relation, subject: &[String]) -> Result<Statement, ParseError> {
+fn unary(relation: Relation, subject: &[String], nouns: &[&str]) -> Result<Statement, ParseError> {
     Ok(Statement {
         relation,
-        subject: Some(parse_desc(subject)?),
+        subject: Some(parse_desc_with(subject, nouns)?),
         object: None,
         negated: false,
     })
 }
 
-fn binary(relation: Relation, a: &[String], b: &[String]) -> Result<Statement, ParseError> {
+fn binary(
+    relation: Relation,
+    a: &[String],
+    b: &[String],
+    nouns: &[&str],
+) -> Result<Statement, ParseError> {
     Ok(Statement {
         relation,
-        subject: Some(parse_desc(a)?),
-        object: Some(parse_desc(b)?),
+        subject: Some(parse_desc_with(a, nouns)?),
+        object: Some(parse_desc_with(b, nouns)?),
         negated: false,
     })
 }
@@ -269,13 +313,13 @@ fn strip_verb<'a>(ws: &'a [String], verbs: &[&str]) -> Option<&'a [String]> {
         .map(|_| &ws[1..])
 }
 
-fn parse_positive(ws: &[String], text: &str) -> Result<Statement, ParseError> {
+fn parse_positive(ws: &[String], text: &str, nouns: &[&str]) -> Result<Statement, ParseError> {
     let is_gripper = |s: &[String]| s.len() == 1 && GRIPPER_WORDS.contains(&s[0].as_str());
 
     // Imperative goals first: "pick up X", "put X on Y", "place X in Y".
     if let Some(rest) = strip_verb(ws, &["pick", "grasp", "grab", "lift", "hold"]) {
         let rest: Vec<String> = rest.iter().filter(|w| *w != "up").cloned().collect();
-        return unary(Relation::Holding, &rest);
+        return unary(Relation::Holding, &rest, nouns);
     }
     if let Some(rest) = strip_verb(ws, &["put", "place", "stack", "move", "set", "drop", "lay"]) {
         for (phrase, rel) in [
@@ -293,7 +337,7 @@ fn parse_positive(ws: &[String], text: &str) -> Result<Statement, ParseError> {
             if let Some((a, b)) = split(rest, phrase) {
                 let a: Vec<String> = a.iter().filter(|w| *w != "to").cloned().collect();
                 let b: Vec<String> = b.iter().filter(|w| *w != "the").cloned().collect();
-                return binary(rel, &a, &b);
+                return binary(rel, &a, &b, nouns);
             }
         }
         return Err(ParseError::NoRelation(text.to_owned()));
@@ -327,7 +371,7 @@ fn parse_positive(ws: &[String], text: &str) -> Result<Statement, ParseError> {
                         negated: false,
                     });
                 }
-                return unary(Relation::Holding, b);
+                return unary(Relation::Holding, b, nouns);
             }
         }
     }
@@ -355,7 +399,7 @@ fn parse_positive(ws: &[String], text: &str) -> Result<Statement, ParseError> {
     ] {
         if let Some((a, b)) = rest(phrase) {
             if b.is_empty() || b == ["by", "gripper"] || b == ["by", "robot"] {
-                return unary(Relation::Holding, a);
+                return unary(Relation::Holding, a, nouns);
             }
         }
     }
@@ -371,7 +415,7 @@ fn parse_positive(ws: &[String], text: &str) -> Result<Statement, ParseError> {
     ] {
         if let Some((a, b)) = rest(phrase) {
             if b.is_empty() {
-                return unary(rel, a);
+                return unary(rel, a, nouns);
             }
         }
     }
@@ -395,7 +439,7 @@ fn parse_positive(ws: &[String], text: &str) -> Result<Statement, ParseError> {
         (&["is", "in"][..], Relation::In),
     ] {
         if let Some((a, b)) = rest(phrase) {
-            return binary(rel, a, b);
+            return binary(rel, a, b, nouns);
         }
     }
     Err(ParseError::NoRelation(text.to_owned()))

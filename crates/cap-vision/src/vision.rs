@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::dataset::downsample;
 use crate::geometric::resolve;
-use crate::statement::{parse, Desc, Statement, Thing};
+use crate::statement::{parse_for, Desc, Statement, Thing};
 use crate::{runtime, Inspector, Observation};
 
 /// The model trained by `models/train_checkpoint_vlm.py`, embedded.
@@ -194,9 +194,12 @@ impl VisionInspector {
             (Some(Thing::Table), _) => (None, "table".to_owned()),
             (_, Some(scene)) if d.color.is_none() || d.thing.is_none() => {
                 let o = &scene.objects[resolve(scene, d)?];
-                (Some(o.color.clone()), o.kind.noun().to_owned())
+                (Some(o.color.clone()), o.noun().to_owned())
             }
-            (Some(Thing::Object(k)), _) => (d.color.clone(), k.noun().to_owned()),
+            (Some(Thing::Object(k)), _) => (
+                d.color.clone(),
+                d.noun.clone().unwrap_or_else(|| k.noun().to_owned()),
+            ),
             (None, _) => return Err(QueryError::NoKind(d.text())),
         };
         let Some(color) = color.or_else(|| (kind == "table").then(String::new)) else {
@@ -305,7 +308,7 @@ impl VisionInspector {
             confidence,
             detail: Some(detail),
         };
-        let st = match parse(statement) {
+        let st = match parse_for(statement, scene) {
             Ok(st) => st,
             Err(e) => return verdict(Answer::CannotTell, 0.0, e.to_string()),
         };
