@@ -232,3 +232,71 @@ fn broken_robot_descriptions_exit_2_naming_the_file_and_the_link_or_joint() {
         assert_eq!(o.status.code(), Some(2), "{name} exec: {}", stderr(&o));
     }
 }
+
+#[test]
+fn mutated_urdfs_through_the_binary_exit_0_or_2_never_a_panic() {
+    let urdf = ur5_urdf();
+    let text = std::fs::read_to_string(&urdf).unwrap();
+    let packages = data().join("robots");
+    let dir = tmp("fuzz-urdf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // A fixed, deterministic set of damages: lines dropped, numbers made NaN or huge,
+    // names changed, the file cut short, a joint made a second parent.
+    let mut state = 0x5EED_u64;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        ((state >> 33) as usize) % n.max(1)
+    };
+    let mut codes = Vec::new();
+    for k in 0..24 {
+        let mutated = match k % 6 {
+            0 => {
+                let drop = next(lines.len());
+                lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != drop)
+                    .map(|(_, l)| *l)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            1 => text.replacen("0.", "nan", 1 + next(40)),
+            2 => text.replacen("lower=\"", "lower=\"1e308", 1 + next(6)),
+            3 => text.replacen("link=\"", "link=\"x", 1 + next(12)),
+            4 => text[..next(text.len())].to_owned(),
+            _ => text.replacen(
+                "<child link=\"wrist_1_link\"",
+                "<child link=\"forearm_link\"",
+                1,
+            ),
+        };
+        let path = dir.join(format!("m{k}.urdf"));
+        std::fs::write(&path, mutated).unwrap();
+        let robot = format!(
+            "[robot]\nurdf = \"{}\"\nbase_link = \"base_link\"\ntool_link = \"tool0\"\ntcp = [0.0, 0.0, 0.15]\ngripper = {{ kind = \"mounted\", max_width = 0.085 }}\npackages = [\"{}\"]",
+            path.display(),
+            packages.display()
+        );
+        let scene = scene_with_robot(&dir.join(format!("s{k}")), &robot);
+        let o = cap(&["validate", scene.to_str().unwrap()]);
+        let code = o.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(2)),
+            "mutation {k}: exit {code:?}: {}",
+            stderr(&o)
+        );
+        if code == Some(2) {
+            // The error names the file.
+            assert!(
+                stderr(&o).contains(&format!("m{k}.urdf")),
+                "mutation {k}: {}",
+                stderr(&o)
+            );
+        }
+        codes.push(code);
+    }
+    assert!(codes.contains(&Some(2)), "some mutations must be refused");
+}

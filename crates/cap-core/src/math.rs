@@ -58,6 +58,17 @@ pub fn rot_x(angle_rad: f64) -> UnitQuaternion<f64> {
     UnitQuaternion::new_unchecked(Quaternion::new(c, s, 0.0, 0.0))
 }
 
+/// Rotation by `angle_rad` about the y axis.
+pub fn rot_y(angle_rad: f64) -> UnitQuaternion<f64> {
+    let (s, c) = sin_cos(0.5 * angle_rad);
+    UnitQuaternion::new_unchecked(Quaternion::new(c, 0.0, s, 0.0))
+}
+
+/// Roll, pitch, yaw (about fixed x, then y, then z, as URDF's `rpy`).
+pub fn rpy(roll: f64, pitch: f64, yaw: f64) -> UnitQuaternion<f64> {
+    rot_z(yaw) * rot_y(pitch) * rot_x(roll)
+}
+
 /// Rotation by `angle_rad` about the z axis.
 pub fn rot_z(angle_rad: f64) -> UnitQuaternion<f64> {
     let (s, c) = sin_cos(0.5 * angle_rad);

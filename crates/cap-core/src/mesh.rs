@@ -53,6 +53,21 @@ pub enum MeshError {
 /// Thinner than this in some direction, a mesh has no volume to collide with.
 const MIN_EXTENT_M: f64 = 1e-5;
 
+/// Read the mesh at `path`, scaled by `scale`, then turned by `rotation` (a scene's
+/// `rotation_deg` for a file that is not z up).
+pub fn load_turned(
+    path: &Path,
+    scale: [f64; 3],
+    rotation: &nalgebra::UnitQuaternion<f64>,
+) -> Result<TriMesh, MeshError> {
+    let mut m = load(path, scale)?;
+    for v in &mut m.vertices {
+        let p = rotation * nalgebra::Vector3::new(v[0], v[1], v[2]);
+        *v = [p.x, p.y, p.z];
+    }
+    Ok(m)
+}
+
 /// Read the mesh at `path`, scaled by `scale`.
 pub fn load(path: &Path, scale: [f64; 3]) -> Result<TriMesh, MeshError> {
     let invalid = |message: String| MeshError::Invalid {

@@ -49,7 +49,7 @@ impl std::fmt::Debug for MeshModel {
 /// The model of `m`, built on first use and kept for the process.
 pub fn mesh_model(m: &MeshObject) -> Result<Arc<MeshModel>, MeshError> {
     static CACHE: OnceLock<Mutex<BTreeMap<String, Arc<MeshModel>>>> = OnceLock::new();
-    let key = format!("{}|{:?}", m.path.display(), m.scale);
+    let key = format!("{}|{:?}|{:?}", m.path.display(), m.scale, m.rotation);
     let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
     if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(found.clone());
@@ -63,7 +63,7 @@ pub fn mesh_model(m: &MeshObject) -> Result<Arc<MeshModel>, MeshError> {
 }
 
 fn build(m: &MeshObject) -> Result<MeshModel, MeshError> {
-    let mesh = cap_core::mesh::load(&m.path, m.scale)?;
+    let mesh = cap_core::mesh::load_turned(&m.path, m.scale, &m.rotation)?;
     let c = m.center_in_mesh_m;
     let centred: Vec<[f64; 3]> = mesh
         .vertices

@@ -132,6 +132,8 @@ pub(super) struct ObjectFile {
     #[serde(default)]
     pub(super) scale: Option<ScaleFile>,
     #[serde(default)]
+    pub(super) rotation_deg: Option<[f64; 3]>,
+    #[serde(default)]
     pub(super) noun: Option<String>,
     #[serde(default)]
     pub(super) grasp_points: std::collections::BTreeMap<String, [f64; 3]>,

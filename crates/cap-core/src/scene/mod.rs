@@ -226,6 +226,9 @@ pub struct MeshObject {
     pub path: PathBuf,
     /// Scale per axis applied to the file's coordinates.
     pub scale: [f64; 3],
+    /// Rotation applied after the scale (`rotation_deg`, roll-pitch-yaw), for a file
+    /// that is not z up.
+    pub rotation: nalgebra::UnitQuaternion<f64>,
     /// The word descriptions use for it (`noun = "mug"`; default: the last word of
     /// its name).
     pub noun: String,

@@ -261,6 +261,7 @@ impl Validator {
             for (key, set) in [
                 ("mesh", o.mesh.is_some()),
                 ("scale", o.scale.is_some()),
+                ("rotation_deg", o.rotation_deg.is_some()),
                 ("noun", o.noun.is_some()),
                 ("grasp_points", !o.grasp_points.is_empty()),
             ] {
@@ -290,8 +291,15 @@ impl Validator {
                 format!("{scale:?} is outside [0.0001, 100]"),
             ));
         }
+        let rpy = o.rotation_deg.unwrap_or([0.0; 3]);
+        self.finite(&format!("{k}.rotation_deg"), &rpy)?;
+        let rotation = crate::math::rpy(
+            rpy[0].to_radians(),
+            rpy[1].to_radians(),
+            rpy[2].to_radians(),
+        );
         let path = self.resolve(file);
-        let mesh = crate::mesh::load(&path, scale)
+        let mesh = crate::mesh::load_turned(&path, scale, &rotation)
             .map_err(|e| self.err(format!("{k}.mesh"), e.to_string()))?;
         let (lo, hi) = mesh.bounds();
         let size = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];
@@ -322,7 +330,7 @@ impl Validator {
             let key = format!("{k}.grasp_points.{name}");
             self.name(&key, name)?;
             self.finite(&key, p)?;
-            let scaled = Vector3::new(p[0] * scale[0], p[1] * scale[1], p[2] * scale[2]);
+            let scaled = rotation * Vector3::new(p[0] * scale[0], p[1] * scale[1], p[2] * scale[2]);
             let inside = (0..3).all(|i| scaled[i] >= lo[i] - 0.01 && scaled[i] <= hi[i] + 0.01);
             if !inside {
                 return Err(self.err(
@@ -338,6 +346,7 @@ impl Validator {
             MeshObject {
                 path,
                 scale,
+                rotation,
                 noun,
                 center_in_mesh_m: center,
                 grasp_points,
