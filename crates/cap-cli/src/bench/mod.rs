@@ -141,7 +141,20 @@ pub fn run(scene_path: &Path, reps: usize, compare: Option<&Path>) -> Result<()>
 
     // Rendering: RGB + depth + segmentation of the scene's first camera, arm mid-motion.
     let mut w = World::new(Arc::clone(&scene), 0).context("building world")?;
-    w.move_by(cap_core::nalgebra::Vector3::new(0.1, 0.1, -0.2))
+    // Mid-motion: the tool over the middle of the arm's reach band, low (the built-in
+    // Panda's point is the one this figure has always been measured at).
+    let target = if w.robot().is_builtin() {
+        w.tcp().translation.vector + cap_core::nalgebra::Vector3::new(0.1, 0.1, -0.2)
+    } else {
+        let r = w.reach();
+        let mid = 0.5 * (r.min_radius_m + r.max_radius_m);
+        cap_core::nalgebra::Vector3::new(
+            r.base_xy_m[0] + mid * 0.9,
+            r.base_xy_m[1] + mid * 0.3,
+            0.5 * r.top_z_m,
+        )
+    };
+    w.move_to(cap_core::nalgebra::Point3::from(target))
         .map_err(|f| anyhow::anyhow!("bench move failed: {f}"))?;
     let cam = scene
         .cameras
