@@ -31,6 +31,7 @@ pub mod query;
 pub mod reach;
 pub mod render;
 pub mod robot;
+pub mod robot_visual;
 pub mod visual;
 pub mod world;
 

@@ -32,6 +32,7 @@ use crate::geometry::{
     FINGER_HALF_WIDTH_M, HAND_ACROSS_FINGERS_M, HAND_ALONG_FINGERS_M,
 };
 use crate::link_shapes::link_shapes;
+use crate::robot_visual::{VisualMesh, VisualSource};
 
 /// The band of heights (above the base) the reach radii hold for: a grasp of a small
 /// object at the bottom, the approach above a tall one at the top.
@@ -106,6 +107,8 @@ pub struct Robot {
     palm_across_m: f64,
     reach: ReachBand,
     source: Option<PathBuf>,
+    visual_sources: Vec<VisualSource>,
+    visuals: OnceLock<Vec<VisualMesh>>,
 }
 
 impl std::fmt::Debug for Robot {
@@ -144,6 +147,8 @@ impl Robot {
             palm_across_m: HAND_ACROSS_FINGERS_M,
             reach: PANDA_REACH,
             source: None,
+            visual_sources: Vec::new(),
+            visuals: OnceLock::new(),
         }
     }
 
@@ -260,6 +265,8 @@ impl Robot {
                 None => {}
             }
         }
+        let with_parts: Vec<&str> = shapes.iter().map(|s| s.link.as_str()).collect();
+        let visual_sources = visual_sources(desc, c, &moving, &gripper_links, &with_parts)?;
         let palm_across_m = c.gripper.max_width_m() + 0.04;
         parts.extend(gripper_parts(palm_across_m));
         let kinematics = Arc::new(kinematics);
@@ -275,6 +282,8 @@ impl Robot {
             palm_across_m,
             reach,
             source: Some(path),
+            visual_sources,
+            visuals: OnceLock::new(),
         })
     }
 
@@ -328,10 +337,56 @@ impl Robot {
         self.source.as_deref()
     }
 
+    /// The description's visual meshes, per viewer entity (read on first call; none
+    /// for the built-in arm). See [`crate::robot_visual`].
+    pub fn visual_meshes(&self) -> &[VisualMesh] {
+        self.visuals
+            .get_or_init(|| crate::robot_visual::load(&self.visual_sources))
+    }
+
     /// Whether this is cap's built-in Panda.
     pub fn is_builtin(&self) -> bool {
         self.source.is_none()
     }
+}
+
+/// Where each visual mesh of the arm's links goes: the entity of the body that carries
+/// the link (a link without a collision part has no body, and is left out with the
+/// gripper's own links), the mesh's pose in that body's frame.
+fn visual_sources(
+    desc: &RobotDescription,
+    c: &Chosen<'_>,
+    moving: &[&str],
+    gripper_links: &[String],
+    with_parts: &[&str],
+) -> Result<Vec<VisualSource>, RobotError> {
+    let mut out = Vec::new();
+    for g in desc.geometry(&c.packages)? {
+        let cap_robot::Shape::Mesh { path, scale } = &g.shape else {
+            continue;
+        };
+        if !g.visual || gripper_links.contains(&g.link) {
+            continue;
+        }
+        let (entity, body_from_link) = match carrier(desc, &g.link, c.base_link, moving) {
+            Some(Carrier::Joint(..)) if with_parts.contains(&g.link.as_str()) => {
+                (format!("robot/{}", g.link), Isometry3::identity())
+            }
+            Some(Carrier::Base(local)) => ("robot/base".to_owned(), local),
+            _ => continue,
+        };
+        let rgb = g.rgba.map_or([225, 225, 230], |c| {
+            [c[0], c[1], c[2]].map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        });
+        out.push(VisualSource {
+            entity,
+            body_from_mesh: body_from_link * g.origin,
+            file: path.clone(),
+            scale: *scale,
+            rgb,
+        });
+    }
+    Ok(out)
 }
 
 /// What a scene or the catalogue chose of a description.

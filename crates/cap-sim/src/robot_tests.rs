@@ -131,3 +131,53 @@ fn the_builtin_arm_needs_no_files_and_an_unknown_arm_lists_the_catalogue() {
         "{e}"
     );
 }
+
+#[test]
+fn a_urdf_arm_is_drawn_for_viewers_with_its_visual_meshes_within_budget() {
+    data();
+    let mut scene = cap_core::scene::Scene::load(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenes/arms/tabletop_ur5.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    scene.robot.base_m = Point3::origin();
+    let w =
+        crate::world::World::new(std::sync::Arc::new(scene), 0).unwrap_or_else(|e| panic!("{e}"));
+    let r = w.robot();
+    let meshes = r.visual_meshes();
+    assert!(
+        meshes.len() >= 6,
+        "{:?}",
+        meshes.iter().map(|m| &m.entity).collect::<Vec<_>>()
+    );
+    for m in meshes {
+        assert!(
+            m.triangles.len() <= crate::robot_visual::TRIANGLE_BUDGET * 2,
+            "{}",
+            m.entity
+        );
+        assert_eq!(m.vertices.len(), m.colors.len());
+    }
+    let bodies = w.visual_bodies();
+    let forearm = bodies
+        .iter()
+        .find(|b| b.path == "robot/forearm_link")
+        .unwrap_or_else(|| panic!("no forearm"));
+    let visual = meshes
+        .iter()
+        .find(|m| m.entity == "robot/forearm_link")
+        .unwrap();
+    assert_eq!(
+        forearm.triangles.len(),
+        visual.triangles.len(),
+        "drawn with the visual mesh"
+    );
+    // The hull the camera renders is another, coarser shape.
+    let hull: usize = w
+        .render_model()
+        .meshes
+        .iter()
+        .filter(|m| m.label.path == "robot/forearm_link")
+        .map(|m| m.triangles.len())
+        .sum();
+    assert_ne!(hull, visual.triangles.len());
+}

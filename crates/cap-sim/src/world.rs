@@ -351,9 +351,19 @@ impl World {
         &self.render_model
     }
 
-    /// Every rigid body's geometry, named by what it is, in a stable order.
+    /// Every rigid body's geometry, named by what it is, in a stable order; a URDF
+    /// arm's links drawn with their visual meshes where the description has them.
     pub fn visual_bodies(&self) -> Vec<VisualBody> {
-        crate::visual::bodies(&self.render_model, &self.colliders, &self.bodies)
+        let mut out = crate::visual::bodies(&self.render_model, &self.colliders, &self.bodies);
+        let meshes = self.robot.visual_meshes();
+        for b in &mut out {
+            if let Some(m) = meshes.iter().find(|m| m.entity == b.path) {
+                b.vertices.clone_from(&m.vertices);
+                b.triangles.clone_from(&m.triangles);
+                b.colors.clone_from(&m.colors);
+            }
+        }
+        out
     }
 
     /// The current pose of each of `visual`.
