@@ -74,11 +74,7 @@ pub fn link_shapes(
                 let Some((_, mesh)) = hulls.next() else {
                     continue;
                 };
-                let points: Vec<Vec3> = mesh
-                    .vertices
-                    .iter()
-                    .map(|v| Vec3::new(v[0] as f32, v[1] as f32, v[2] as f32))
-                    .collect();
+                let points = hull_points(&mesh.vertices);
                 let hull = SharedShape::convex_hull(&points).ok_or_else(|| RobotError::Mesh {
                     path: desc.path().to_path_buf(),
                     link: g.link.clone(),
@@ -103,6 +99,21 @@ pub fn link_shapes(
             shape: SharedShape::compound(parts),
         })
         .collect())
+}
+
+/// Grid a hull's input points are thinned to: one point per cube (the hull moves by
+/// less than a cube's diagonal, 3.5 mm), so that a dense link mesh (the SO-101's STLs)
+/// does not give a hull of thousands of faces for the renderer and the planner.
+const HULL_GRID_M: f64 = 0.002;
+
+/// The first vertex of each [`HULL_GRID_M`] cube, in file order (deterministic).
+fn hull_points(vertices: &[[f64; 3]]) -> Vec<Vec3> {
+    let mut seen = std::collections::HashSet::new();
+    vertices
+        .iter()
+        .filter(|v| seen.insert(v.map(|c| (c / HULL_GRID_M).floor() as i64)))
+        .map(|v| Vec3::new(v[0] as f32, v[1] as f32, v[2] as f32))
+        .collect()
 }
 
 #[cfg(test)]
