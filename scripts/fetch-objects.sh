@@ -26,13 +26,8 @@ mkdir -p "$CAP_DATA/objects"
 tmp="$(mktemp -d "$CAP_DATA/objects/.fetch.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 echo "objects: downloading the pybullet $VERSION wheel from PyPI (~103 MB; only its meshes are kept)"
-python3 -m pip download --quiet --no-deps --only-binary=:all: \
-  --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
-  "pybullet==$VERSION" -d "$tmp"
-if ! has_sha "$tmp/$WHEEL" "$WHEEL_SHA256"; then
-  echo "fetch-objects: $WHEEL does not match its pinned sha256; not installing it" >&2
-  exit 1
-fi
+download_wheel fetch-objects "pybullet==$VERSION" "$WHEEL" "$WHEEL_SHA256" "$tmp" \
+  --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp --abi cp311
 python3 - "$tmp/$WHEEL" "$tmp/out" <<'PY'
 import os, sys, zipfile
 wheel, out = sys.argv[1:]

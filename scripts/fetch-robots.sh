@@ -27,11 +27,7 @@ mkdir -p "$CAP_DATA/robots"
 tmp="$(mktemp -d "$CAP_DATA/robots/.fetch.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 echo "robots: downloading the example-robot-data $VERSION wheel from PyPI (~131 MB)"
-python3 -m pip download --quiet --no-deps --only-binary=:all: "example-robot-data==$VERSION" -d "$tmp"
-if ! has_sha "$tmp/$WHEEL" "$WHEEL_SHA256"; then
-  echo "fetch-robots: $WHEEL does not match its pinned sha256; not installing it" >&2
-  exit 1
-fi
+download_wheel fetch-robots "example-robot-data==$VERSION" "$WHEEL" "$WHEEL_SHA256" "$tmp"
 python3 - "$tmp/$WHEEL" "$tmp/out" $ARMS <<'PY'
 import os, sys, zipfile
 wheel, out, *arms = sys.argv[1:]

