@@ -109,6 +109,51 @@ pub enum GateError {
         /// Offending TCP position.
         point: Point3<f64>,
     },
+    /// A joint acceleration limit would be exceeded (set-points differenced at the
+    /// control period, from rest).
+    #[error("set-point {index}: joint {} would accelerate at {value:.2} rad/s², limit {limit:.2}", joint + 1)]
+    JointAcceleration {
+        /// Set-point index.
+        index: usize,
+        /// Joint index (0-based).
+        joint: usize,
+        /// Implied acceleration.
+        value: f64,
+        /// Allowed acceleration.
+        limit: f64,
+    },
+    /// A joint jerk limit would be exceeded.
+    #[error("set-point {index}: joint {} would jerk at {value:.0} rad/s³, limit {limit:.0}", joint + 1)]
+    JointJerk {
+        /// Set-point index.
+        index: usize,
+        /// Joint index (0-based).
+        joint: usize,
+        /// Implied jerk.
+        value: f64,
+        /// Allowed jerk.
+        limit: f64,
+    },
+    /// The trajectory does not come to rest at its end.
+    #[error("the trajectory ends with joint {} still moving at {speed:.3} rad/s", joint + 1)]
+    NotAtRest {
+        /// Joint index (0-based).
+        joint: usize,
+        /// Its speed over the last control period.
+        speed: f64,
+    },
+    /// The trajectory was planned from a state other than the one the robot reports.
+    #[error("joint {} was planned from {planned:.4} rad but the robot reports {reported:.4} (more than {tolerance} rad apart)", joint + 1)]
+    StartMismatch {
+        /// Joint index (0-based).
+        joint: usize,
+        /// Where the plan starts.
+        planned: f64,
+        /// Where the robot is.
+        reported: f64,
+        /// Allowed difference.
+        tolerance: f64,
+    },
     /// A gripper width outside [0, max] or not finite.
     #[error("gripper width {width_m} m is outside [0, {max_m}]")]
     GripperWidth {
@@ -143,6 +188,51 @@ pub struct SafetyLimits {
     pub workspace_max_m: Point3<f64>,
     /// The gripper's widest opening, metres.
     pub gripper_max_width_m: f64,
+    /// Acceleration and jerk limits, rest at the end, and the start-state tolerance,
+    /// when the backend states them (a real arm's bridge does; the simulator's arm
+    /// follows any trajectory exactly and leaves them off).
+    pub dynamics: Option<DynamicLimits>,
+}
+
+/// What a real arm's controller also demands of a trajectory (Franka's "necessary
+/// conditions", MoveIt's start-state check).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DynamicLimits {
+    /// Joint acceleration limits, rad/s².
+    pub a_max: Joints,
+    /// Joint jerk limits, rad/s³.
+    pub j_max: Joints,
+    /// Largest difference between where a trajectory was planned from and where the
+    /// robot reports it is, rad (MoveIt: 0.01).
+    pub start_tolerance_rad: f64,
+}
+
+impl DynamicLimits {
+    /// How far `traj` (from rest at `current`, coming to rest at its end) goes past
+    /// these limits: the largest |acceleration| / limit and |jerk| / limit over its
+    /// set-points and joints (≤ 1 when it keeps within them). A planner stretches a
+    /// motion by these ratios' square and cube roots.
+    pub fn worst_ratios(&self, current: &Joints, traj: &JointTrajectory) -> (f64, f64) {
+        let (mut ra, mut rj) = (0.0f64, 0.0f64);
+        let all = for_each_derivative(current, traj, |_, joint, d| {
+            ra = ra.max(d.acceleration.abs() / self.a_max[joint]);
+            rj = rj.max(d.jerk.abs() / self.j_max[joint]);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        match all {
+            Ok(()) => (ra, rj),
+            Err(never) => match never {},
+        }
+    }
+
+    /// The Franka Panda's datasheet acceleration and jerk limits, 0.01 rad at start.
+    pub fn panda() -> Self {
+        Self {
+            a_max: [15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0],
+            j_max: [7500.0, 3750.0, 5000.0, 6250.0, 7500.0, 10000.0, 10000.0],
+            start_tolerance_rad: 0.01,
+        }
+    }
 }
 
 impl SafetyLimits {
@@ -155,6 +245,7 @@ impl SafetyLimits {
             workspace_min_m,
             workspace_max_m,
             gripper_max_width_m: GRIPPER_MAX_WIDTH_M,
+            dynamics: None,
         }
     }
 
@@ -173,6 +264,7 @@ impl SafetyLimits {
             workspace_min_m,
             workspace_max_m,
             gripper_max_width_m,
+            dynamics: None,
         }
     }
 }
@@ -193,6 +285,73 @@ impl SafetyGate {
     /// The limits in force.
     pub fn limits(&self) -> &SafetyLimits {
         &self.limits
+    }
+
+    /// The same gate also enforcing `dynamics` (or no longer, for `None`).
+    pub fn with_dynamics(mut self, dynamics: Option<DynamicLimits>) -> Self {
+        self.limits.dynamics = dynamics;
+        self
+    }
+
+    /// [`SafetyGate::admit`] for a trajectory planned from `planned`, on a robot that
+    /// reports it is at `reported`: with dynamic limits in force, the two must agree to
+    /// their start tolerance.
+    pub fn admit_from(
+        &self,
+        planned: &Joints,
+        reported: &Joints,
+        traj: JointTrajectory,
+    ) -> Result<GatedTrajectory, GateError> {
+        if let Some(d) = &self.limits.dynamics {
+            for joint in 0..DOF {
+                let (p, r) = (planned[joint], reported[joint]);
+                if !r.is_finite() || (p - r).abs() > d.start_tolerance_rad + LIMIT_EPS {
+                    return Err(GateError::StartMismatch {
+                        joint,
+                        planned: p,
+                        reported: r,
+                        tolerance: d.start_tolerance_rad,
+                    });
+                }
+            }
+        }
+        self.admit(planned, traj)
+    }
+
+    /// Acceleration and jerk along `traj` from rest at `current`, and rest at its end.
+    fn check_dynamics(
+        d: &DynamicLimits,
+        current: &Joints,
+        traj: &JointTrajectory,
+    ) -> Result<(), GateError> {
+        let end = traj.points.len();
+        for_each_derivative(current, traj, |index, joint, x| {
+            let (a_lim, j_lim) = (d.a_max[joint], d.j_max[joint]);
+            if x.acceleration.abs() > a_lim * (1.0 + 1e-6) + LIMIT_EPS {
+                return Err(if index == end {
+                    GateError::NotAtRest {
+                        joint,
+                        speed: x.speed_before.abs(),
+                    }
+                } else {
+                    GateError::JointAcceleration {
+                        index,
+                        joint,
+                        value: x.acceleration.abs(),
+                        limit: a_lim,
+                    }
+                });
+            }
+            if x.jerk.abs() > j_lim * (1.0 + 1e-6) + LIMIT_EPS {
+                return Err(GateError::JointJerk {
+                    index,
+                    joint,
+                    value: x.jerk.abs(),
+                    limit: j_lim,
+                });
+            }
+            Ok(())
+        })
     }
 
     /// Check a trajectory starting from `current`; admit it or say why not.
@@ -240,6 +399,9 @@ impl SafetyGate {
             }
             prev = *q;
         }
+        if let Some(d) = &self.limits.dynamics {
+            Self::check_dynamics(d, current, &traj)?;
+        }
         Ok(GatedTrajectory { traj })
     }
 
@@ -251,6 +413,48 @@ impl SafetyGate {
         }
         Ok(GatedGripper { width_m })
     }
+}
+
+/// A joint's motion at one set-point, by finite differences at the control period.
+struct Derivative {
+    /// Speed over the previous period.
+    speed_before: f64,
+    /// Acceleration.
+    acceleration: f64,
+    /// Jerk.
+    jerk: f64,
+}
+
+/// Call `f(index, joint, derivative)` for every joint at every set-point of `traj`,
+/// from rest at `current`, and once more for holding the last set-point (the arm
+/// stopping there, index = the number of set-points); stop at the first error.
+fn for_each_derivative<E>(
+    current: &Joints,
+    traj: &JointTrajectory,
+    mut f: impl FnMut(usize, usize, Derivative) -> Result<(), E>,
+) -> Result<(), E> {
+    let dt = traj.dt_s;
+    let (mut prev_q, mut prev_v, mut prev_a) = (*current, [0.0; DOF], [0.0; DOF]);
+    let last = traj.points.last().copied().unwrap_or(*current);
+    for (index, q) in traj.points.iter().chain(std::iter::once(&last)).enumerate() {
+        for joint in 0..DOF {
+            let v = (q[joint] - prev_q[joint]) / dt;
+            let a = (v - prev_v[joint]) / dt;
+            f(
+                index,
+                joint,
+                Derivative {
+                    speed_before: prev_v[joint],
+                    acceleration: a,
+                    jerk: (a - prev_a[joint]) / dt,
+                },
+            )?;
+            prev_v[joint] = v;
+            prev_a[joint] = a;
+        }
+        prev_q = *q;
+    }
+    Ok(())
 }
 
 /// What a backend reports after running a trajectory.
@@ -389,6 +593,58 @@ mod tests {
             ),
             Err(GateError::Malformed)
         );
+    }
+
+    #[test]
+    fn dynamic_limits_refuse_jumps_in_acceleration_motion_at_the_end_and_a_stale_start() {
+        let limits = DynamicLimits {
+            a_max: [10.0; DOF],
+            j_max: [1000.0; DOF],
+            start_tolerance_rad: 0.01,
+        };
+        let g = gate().with_dynamics(Some(limits));
+        let dt = 1.0 / 240.0;
+        // A quintic move of joint 1 by 0.1 rad over 1 s keeps within both limits.
+        let smooth: Vec<Joints> = (1..=240)
+            .map(|k| {
+                let t = f64::from(k) / 240.0;
+                let mut q = HOME;
+                q[0] += 0.1 * t * t * t * (10.0 - 15.0 * t + 6.0 * t * t);
+                q
+            })
+            .collect();
+        let traj = |points: Vec<Joints>| JointTrajectory { dt_s: dt, points };
+        assert!(g.admit(&HOME, traj(smooth.clone())).is_ok());
+        let (ra, rj) = limits.worst_ratios(&HOME, &traj(smooth.clone()));
+        assert!(ra < 1.0 && rj < 1.0 && ra > 0.0, "{ra} {rj}");
+        // Starting at constant speed: a step of acceleration, a jerk of ~ v / dt².
+        let mut steady = HOME;
+        steady[1] += 0.0001;
+        assert!(matches!(
+            g.admit(&HOME, traj(vec![steady])),
+            Err(GateError::JointJerk { joint: 1, .. })
+        ));
+        // The same move cut off while still moving does not end at rest.
+        let cut = smooth[..120].to_vec();
+        let soft = gate().with_dynamics(Some(DynamicLimits {
+            j_max: [1e9; DOF],
+            ..limits
+        }));
+        assert!(matches!(
+            soft.admit(&HOME, traj(cut)),
+            Err(GateError::NotAtRest { joint: 0, .. })
+        ));
+        // Planned from a state the robot is not in.
+        let mut reported = HOME;
+        reported[4] += 0.02;
+        assert!(matches!(
+            g.admit_from(&HOME, &reported, traj(smooth.clone())),
+            Err(GateError::StartMismatch { joint: 4, .. })
+        ));
+        reported[4] = HOME[4] + 0.005;
+        assert!(g.admit_from(&HOME, &reported, traj(smooth)).is_ok());
+        // Without dynamic limits (the simulator) a start at speed is fine.
+        assert!(gate().admit(&HOME, traj(vec![steady])).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::kinematics::{IkError, IkOptions, Joints, DOF};
 use cap_core::nalgebra::{Isometry3, Point3};
-use cap_core::robot::JointTrajectory;
+use cap_core::robot::{DynamicLimits, JointTrajectory};
 use rapier3d::parry::bounding_volume::BoundingVolume;
 use rapier3d::parry::query::{contact, intersection_test};
 
@@ -106,17 +106,26 @@ impl World {
         }
     }
 
-    /// A smooth (cosine-profile) joint-space move from `from` to `to`.
+    /// The time scaling motions use: a cosine profile, or a quintic one (zero
+    /// velocity and acceleration at both ends) when the gate enforces acceleration and
+    /// jerk limits, as a real arm's bridge has it do.
+    fn profile(&self) -> Profile {
+        match self.gate.limits().dynamics {
+            Some(d) => Profile::Quintic(d),
+            None => Profile::Cosine,
+        }
+    }
+
+    /// A smooth joint-space move from `from` to `to`.
     pub fn plan_joint(&self, from: &Joints, to: &Joints) -> JointTrajectory {
         let speed = self.scene.robot.speed;
         let v_max = self.kinematics.v_max();
+        let profile = self.profile();
         let mut duration: f64 = MIN_DURATION_S;
         for i in 0..DOF {
-            // The cosine profile peaks at π/2 · Δq / T.
-            duration = duration
-                .max(std::f64::consts::FRAC_PI_2 * (to[i] - from[i]).abs() / (v_max[i] * speed));
+            duration = duration.max(profile.duration((to[i] - from[i]).abs(), v_max[i], i, speed));
         }
-        sample_polyline(&[*from, *to], duration)
+        fit(&[*from, *to], duration, profile)
     }
 
     /// A straight-line tool move to `target` (position and orientation interpolated),
@@ -164,16 +173,25 @@ impl World {
         }
         let speed = self.scene.robot.speed;
         let v_max = self.kinematics.v_max();
+        let profile = self.profile();
         let segs = n as f64;
         let mut duration =
-            (std::f64::consts::FRAC_PI_2 * dist / (MAX_TOOL_SPEED_M_S * speed)).max(MIN_DURATION_S);
-        for w in waypoints.windows(2) {
+            (profile.peak_speed() * dist / (MAX_TOOL_SPEED_M_S * speed)).max(MIN_DURATION_S);
+        for (k, w) in waypoints.windows(2).enumerate() {
             for i in 0..DOF {
                 let dq = (w[1][i] - w[0][i]).abs() * segs;
-                duration = duration.max(std::f64::consts::FRAC_PI_2 * dq / (v_max[i] * speed));
+                duration = duration.max(profile.duration(dq, v_max[i], i, speed));
+                // A bend of the joint path between segments changes the joint's speed
+                // within one control period; with jerk limits it must be slow there.
+                if let (Profile::Quintic(d), Some(next)) = (profile, waypoints.get(k + 2)) {
+                    let bend = ((next[i] - w[1][i]) - (w[1][i] - w[0][i])).abs() * segs;
+                    let t =
+                        (profile.peak_speed() * bend / (d.j_max[i] * speed * DT_S * DT_S)).sqrt();
+                    duration = duration.max(t);
+                }
             }
         }
-        Ok(sample_polyline(&waypoints, duration))
+        Ok(fit(&waypoints, duration, profile))
     }
 
     /// The joints at `to` on the branch of `q` (the joints at `from`): a local solve
@@ -289,15 +307,77 @@ impl World {
     }
 }
 
+/// A time scaling s(t) of a path over [0, 1].
+#[derive(Debug, Clone, Copy)]
+enum Profile {
+    /// ½(1 − cos πt): zero velocity at the ends.
+    Cosine,
+    /// 10t³ − 15t⁴ + 6t⁵: zero velocity and acceleration at the ends, timed within
+    /// these acceleration and jerk limits.
+    Quintic(DynamicLimits),
+}
+
+impl Profile {
+    fn s(self, t: f64) -> f64 {
+        match self {
+            Profile::Cosine => 0.5 * (1.0 - cap_core::math::cos(std::f64::consts::PI * t)),
+            Profile::Quintic(_) => t * t * t * (10.0 - 15.0 * t + 6.0 * t * t),
+        }
+    }
+
+    /// Peak of ds/dt × duration.
+    fn peak_speed(self) -> f64 {
+        match self {
+            Profile::Cosine => std::f64::consts::FRAC_PI_2,
+            Profile::Quintic(_) => 1.875,
+        }
+    }
+
+    /// The shortest duration that moves joint `i` through `delta` within its limits
+    /// (velocity `v_max`, and the profile's acceleration and jerk limits), at `speed`.
+    fn duration(self, delta: f64, v_max: f64, i: usize, speed: f64) -> f64 {
+        let by_speed = self.peak_speed() * delta / (v_max * speed);
+        match self {
+            Profile::Cosine => by_speed,
+            Profile::Quintic(d) => {
+                // Peaks of the quintic: acceleration 10/√3 Δ/T², jerk 60 Δ/T³.
+                let by_acc = (5.7735 * delta / (d.a_max[i] * speed)).sqrt();
+                let by_jerk = (60.0 * delta / (d.j_max[i] * speed)).cbrt();
+                by_speed.max(by_acc).max(by_jerk)
+            }
+        }
+    }
+}
+
+/// Sample `waypoints` over `duration`, and under acceleration and jerk limits stretch
+/// the motion until the sampled set-points keep within them (the estimate from the
+/// profile's peaks ignores the sampling and the bends of a polyline).
+fn fit(waypoints: &[Joints], duration: f64, profile: Profile) -> JointTrajectory {
+    let traj = sample_polyline(waypoints, duration, profile);
+    let Profile::Quintic(d) = profile else {
+        return traj;
+    };
+    let (mut traj, mut duration) = (traj, duration);
+    for _ in 0..8 {
+        let (ra, rj) = d.worst_ratios(&waypoints[0], &traj);
+        if ra <= 1.0 && rj <= 1.0 {
+            break;
+        }
+        duration *= ra.sqrt().max(rj.cbrt()).max(1.0) * 1.02;
+        traj = sample_polyline(waypoints, duration, profile);
+    }
+    traj
+}
+
 /// Sample a joint polyline (waypoints evenly spaced in the path parameter) at the
-/// control period with a cosine time scaling of total `duration`.
-fn sample_polyline(waypoints: &[Joints], duration: f64) -> JointTrajectory {
+/// control period with `profile`'s time scaling of total `duration`.
+fn sample_polyline(waypoints: &[Joints], duration: f64, profile: Profile) -> JointTrajectory {
     let steps = ((duration / DT_S).ceil() as usize).max(1);
     let segs = (waypoints.len() - 1).max(1) as f64;
     let mut points = Vec::with_capacity(steps);
     for k in 1..=steps {
         let t = k as f64 / steps as f64;
-        let s = 0.5 * (1.0 - cap_core::math::cos(std::f64::consts::PI * t));
+        let s = profile.s(t);
         let x = s * segs;
         let i = (x.floor() as usize).min(waypoints.len().saturating_sub(2));
         let f = x - i as f64;

@@ -230,6 +230,13 @@ impl World {
         &self.gate
     }
 
+    /// Also enforce acceleration and jerk limits, rest at the end and the start-state
+    /// check (what a real arm's controller demands; a bridge sets them from the robot's
+    /// `hello`); motions are then timed with a quintic profile. `None` turns them off.
+    pub fn set_dynamic_limits(&mut self, dynamics: Option<cap_core::robot::DynamicLimits>) {
+        self.gate = self.gate.clone().with_dynamics(dynamics);
+    }
+
     /// Current tool-centre-point pose.
     pub fn tcp(&self) -> Isometry3<f64> {
         self.kinematics.tcp(&self.q)
