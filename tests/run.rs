@@ -113,7 +113,7 @@ fn run_repairs_a_faulty_program_through_http_and_replays_offline() {
 
 #[test]
 fn run_stops_at_the_budget_on_garbage_and_reports_a_dead_endpoint() {
-    let (url, server) = llm_server(vec!["I'm sorry, I can't do that.".into(); 2]);
+    let (url, server) = llm_server(vec!["I'm sorry, I can't do that.".into(); 5]);
     let out = tmp("run-garbage");
     let cache = tmp("run-garbage-cache");
     let o = cap(&run_args(
@@ -122,13 +122,20 @@ fn run_stops_at_the_budget_on_garbage_and_reports_a_dead_endpoint() {
         out.to_str().unwrap(),
     ));
     assert_eq!(o.status.code(), Some(1));
-    // Attempt 3 asks exactly what attempt 2 asked (same program, same errors), so the
-    // cache answers it: two requests reach the server for three attempts.
-    assert_eq!(server.join().unwrap().len(), 2);
+    // Each repair hands back the same prose, a program already tried: it is not run,
+    // and the model is asked once more, saying so (1 + 2 + 2 requests for 3 attempts).
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 5);
+    assert!(seen[2]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .contains("same program as one already tried"));
     let r: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(r["success"], false);
     assert_eq!(r["attempts"].as_array().unwrap().len(), 3);
+    assert_eq!(r["attempts"][1]["repeats"], 2);
+    assert_eq!(r["attempts"][2]["repeats"], 2);
     for a in r["attempts"].as_array().unwrap() {
         assert!(!a["candidates"][0]["static_errors"]
             .as_array()

@@ -117,6 +117,8 @@ pub struct AttemptReport {
     pub cached_replies: u32,
     /// The provider failed during this attempt.
     pub llm_error: Option<String>,
+    /// Replies that handed back a program already tried (not run; asked again).
+    pub repeats: u32,
 }
 
 /// The whole run.
@@ -415,11 +417,37 @@ impl<'a> Agent<'a> {
         sample: u32,
         cfg: &RunConfig,
         acc: &mut AttemptReport,
+        tried: &mut Vec<String>,
     ) -> Result<Candidate, LlmError> {
-        let reply = self.ask(user.to_owned(), sample, true, cfg, acc)?;
+        let mut reply = self.ask(user.to_owned(), sample, true, cfg, acc)?;
+        // A repair that hands back a program already tried is not run: ask once more,
+        // saying so, hotter (and as another sample, so a cache answers anew).
+        if tried.contains(&normalised(&extract_program(&reply))) {
+            acc.repeats += 1;
+            let again = format!("{user}{REPEAT_NOTICE}");
+            let hot = RunConfig {
+                temperature: cfg.temperature.max(REPEAT_TEMPERATURE),
+                repair_temperature: cfg.repair_temperature.max(REPEAT_TEMPERATURE),
+                ..cfg.clone()
+            };
+            reply = self.ask(again, sample + REPEAT_SAMPLE_OFFSET, true, &hot, acc)?;
+        }
+        let extracted = extract_program(&reply);
+        if tried.contains(&normalised(&extracted)) {
+            acc.repeats += 1;
+            return Ok(Candidate {
+                sample,
+                program: extracted,
+                helpers: Vec::new(),
+                static_errors: vec!["the reply repeats a program already tried; not run".into()],
+                seeds: Vec::new(),
+                success_rate: 0.0,
+                failure_report: None,
+            });
+        }
+        tried.push(normalised(&extracted));
         let mut helpers = Vec::new();
-        let (program, errors) =
-            self.with_helpers(extract_program(&reply), sample, cfg, acc, &mut helpers)?;
+        let (program, errors) = self.with_helpers(extracted, sample, cfg, acc, &mut helpers)?;
         if !errors.is_empty() {
             return Ok(Candidate {
                 sample,
@@ -521,6 +549,8 @@ impl<'a> Agent<'a> {
         );
         let mut prompt = first;
         let mut best: Option<Candidate> = None;
+        // Every program tried so far, whitespace normalised.
+        let mut tried: Vec<String> = Vec::new();
         for attempt in 1..=cfg.max_attempts.max(1) {
             let kind = if attempt == 1 { "generate" } else { "repair" };
             let mut acc = AttemptReport {
@@ -533,13 +563,14 @@ impl<'a> Agent<'a> {
                 llm_latency_s: 0.0,
                 cached_replies: 0,
                 llm_error: None,
+                repeats: 0,
             };
             progress(Progress::Asking {
                 attempt,
                 what: format!("{kind}, {} sample(s)", cfg.samples.max(1)),
             });
             for sample in 0..cfg.samples.max(1) {
-                match self.candidate(&prompt, sample, cfg, &mut acc) {
+                match self.candidate(&prompt, sample, cfg, &mut acc, &mut tried) {
                     Ok(c) => acc.candidates.push(c),
                     Err(e) => {
                         // The report keeps the provider's error in words.
@@ -615,6 +646,19 @@ impl<'a> Agent<'a> {
         }
         report
     }
+}
+
+/// Said to a model that handed back a program already tried.
+const REPEAT_NOTICE: &str = "\n\nYour reply was the same program as one already tried, and that program failed as described above. Write a different program that fixes the failure.";
+/// The least temperature of the second ask after a repeat.
+const REPEAT_TEMPERATURE: f64 = 0.9;
+/// The second ask is sampled as another index, so a cache does not answer it with
+/// the repeat again.
+const REPEAT_SAMPLE_OFFSET: u32 = 1000;
+
+/// A program with its whitespace collapsed, for comparing attempts.
+fn normalised(program: &str) -> String {
+    program.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

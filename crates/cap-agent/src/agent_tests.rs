@@ -180,3 +180,46 @@ fn without_success_the_loop_uses_every_attempt_and_keeps_the_best() {
         .as_deref()
         .is_some_and(|f| f.contains("pick(\"red_block\"")));
 }
+
+#[test]
+fn a_repair_that_repeats_a_tried_program_is_not_run_and_is_asked_again_hotter() {
+    // The repair hands back the failing program (with other whitespace); asked again,
+    // the model writes a different one.
+    let same_again =
+        "```rhai\npick(\"red_block\");   place_on(\"red_block\",\n \"yellow_bowl\");\n```";
+    let p = Scripted::new(vec![Ok(WRONG), Ok(same_again), Ok(GOOD)]);
+    let r = run(&p, 3);
+    assert!(r.success, "{}", r.stopped);
+    assert_eq!(r.attempts.len(), 2);
+    assert_eq!(r.attempts[1].repeats, 1);
+    let seen = p.seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[2].messages[1]
+        .content
+        .contains("same program as one already tried"));
+    assert!(seen[2].temperature >= 0.9, "{}", seen[2].temperature);
+    assert_ne!(
+        seen[2].sample, seen[1].sample,
+        "another sample, not the cached repeat"
+    );
+    // Only two programs ran: the wrong one and the good one.
+    let ran: usize = r
+        .attempts
+        .iter()
+        .flat_map(|a| &a.candidates)
+        .filter(|c| !c.seeds.is_empty())
+        .count();
+    assert_eq!(ran, 2);
+}
+
+#[test]
+fn a_repeat_asked_again_and_repeated_again_is_refused_without_running() {
+    let p = Scripted::new(vec![Ok(WRONG), Ok(WRONG), Ok(WRONG), Ok(GOOD)]);
+    let r = run(&p, 3);
+    assert!(r.success, "{}", r.stopped);
+    assert_eq!(r.attempts.len(), 3);
+    assert_eq!(r.attempts[1].repeats, 2);
+    let refused = &r.attempts[1].candidates[0];
+    assert!(refused.seeds.is_empty(), "not run");
+    assert!(refused.static_errors[0].contains("repeats a program already tried"));
+}
