@@ -143,6 +143,12 @@ fn run_stops_at_the_budget_on_garbage_and_reports_a_dead_endpoint() {
             .is_empty());
     }
     assert!(r["stopped"].as_str().unwrap().contains("within 3 attempts"));
+    // Prose is not a program: no final.rhai, and the report says why.
+    assert!(!out.join("final.rhai").exists());
+    assert!(r["stopped"]
+        .as_str()
+        .unwrap()
+        .contains("no reply held a program that parses"));
 
     // Nothing listens: the report is still written and says why.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -94,6 +94,9 @@ pub struct Candidate {
     pub success_rate: f64,
     /// The structured failure report.
     pub failure_report: Option<FailureReport>,
+    /// Whether the reply held a program at all (it parsed; prose does not), and was not
+    /// a repeat refused without running.
+    pub parsed: bool,
 }
 
 /// One attempt.
@@ -443,6 +446,8 @@ impl<'a> Agent<'a> {
                 seeds: Vec::new(),
                 success_rate: 0.0,
                 failure_report: None,
+                // Never chosen over a program that ran: it is one already tried.
+                parsed: false,
             });
         }
         tried.push(normalised(&extracted));
@@ -457,6 +462,9 @@ impl<'a> Agent<'a> {
                 seeds: Vec::new(),
                 success_rate: 0.0,
                 failure_report: None,
+                parsed: !errors
+                    .iter()
+                    .any(|e| e.failure.kind == cap_core::failure::FailureKind::ParseError),
             });
         }
         let results = self.evaluate(&program, cfg, acc.attempt, sample);
@@ -471,6 +479,7 @@ impl<'a> Agent<'a> {
             success_rate: ok as f64 / results.len().max(1) as f64,
             seeds: results.into_iter().map(|(o, _)| o).collect(),
             failure_report: report(&per_seed),
+            parsed: true,
         })
     }
 
@@ -611,9 +620,10 @@ impl<'a> Agent<'a> {
                     success_rate: c.success_rate,
                     summary,
                 });
+                // A better rate wins; at the same rate, a program over prose.
                 if best
                     .as_ref()
-                    .is_none_or(|b| c.success_rate > b.success_rate)
+                    .is_none_or(|b| c.success_rate > b.success_rate || (c.parsed && !b.parsed))
                 {
                     best = Some(c.clone());
                 }
@@ -642,7 +652,14 @@ impl<'a> Agent<'a> {
         }
         if let Some(b) = best {
             report.best_success_rate = b.success_rate;
-            report.final_program = Some(b.program);
+            if b.parsed {
+                report.final_program = Some(b.program);
+            } else {
+                // Prose is not a program: nothing goes to final.rhai.
+                report
+                    .stopped
+                    .push_str("; no reply held a program that parses");
+            }
         }
         report
     }
