@@ -71,13 +71,10 @@ fn run_repairs_a_faulty_program_through_http_and_replays_offline() {
     );
     assert_ne!(frame(1, 0), frame(1, 1));
 
-    // Replay: no server at all, the same attempts from the cache.
+    // Replay: no server at all (its URL names the cached replies), the same attempts
+    // from the cache.
     let out2 = tmp("run-replay");
-    let mut args = run_args(
-        "http://127.0.0.1:9/v1",
-        cache.to_str().unwrap(),
-        out2.to_str().unwrap(),
-    );
+    let mut args = run_args(&url, cache.to_str().unwrap(), out2.to_str().unwrap());
     args.push("--replay-only");
     // Recorded for rerun: one recording, both attempts on the attempt timeline.
     let rrd = out2.join("run.rrd");
@@ -353,4 +350,66 @@ fn a_missing_or_corrupt_model_is_a_clear_bad_input_error() {
         assert!(stderr(&o).contains(says), "{file}: {}", stderr(&o));
         assert!(stderr(&o).contains(file), "{file}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn the_cache_key_names_the_endpoint_and_no_cache_bypasses_it() {
+    let cache = tmp("ns-cache");
+    let cache_s = cache.to_str().unwrap().to_owned();
+    // Endpoint A answers with the right program; it is cached under A's URL.
+    let (a, server_a) = llm_server(vec![RIGHT.into()]);
+    let o = cap(&run_args(&a, &cache_s, tmp("ns-a").to_str().unwrap()));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(server_a.join().unwrap().len(), 1);
+    // Endpoint B serves a model of the same name: it is asked, not answered from A's
+    // cache (its wrong program fails, and so does the run).
+    let wrong = |n: u32| WRONG.replacen("```rhai\n", &format!("```rhai\n// try {n}\n"), 1);
+    let (b, server_b) = llm_server(vec![wrong(1), wrong(2), wrong(3)]);
+    let out_b = tmp("ns-b");
+    let o = cap(&run_args(&b, &cache_s, out_b.to_str().unwrap()));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        server_b.join().unwrap().len(),
+        3,
+        "B was asked, every attempt"
+    );
+    // A namespace shared on purpose replays A's answers for B, without asking it.
+    let (b2, server_b2) = llm_server(vec![]);
+    let out_b2 = tmp("ns-b2");
+    let mut args = run_args(&b2, &cache_s, out_b2.to_str().unwrap());
+    args.extend(["--cache-namespace", &a]);
+    let o = cap(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        server_b2.join().unwrap().is_empty(),
+        "answered from the cache"
+    );
+    // --no-cache asks A again although its answer is cached.
+    let (a2, server_a2) = llm_server(vec![RIGHT.into()]);
+    let out_a2 = tmp("ns-a2");
+    let mut args = run_args(&a2, &cache_s, out_a2.to_str().unwrap());
+    args.extend(["--no-cache", "--cache-namespace", &a]);
+    let o = cap(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        server_a2.join().unwrap().len(),
+        1,
+        "asked despite the cache"
+    );
+    // Replaying with a model name and nothing to say where it came from is refused.
+    let o = cap(&[
+        "run",
+        "scenes/tabletop.toml",
+        "--task",
+        "red_on_blue",
+        "--model",
+        "m",
+        "--replay-only",
+        "--cache",
+        &cache_s,
+        "--out",
+        tmp("ns-none").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--cache-namespace"), "{}", stderr(&o));
 }

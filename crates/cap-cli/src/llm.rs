@@ -25,8 +25,16 @@ pub struct LlmArgs {
     #[arg(long)]
     pub cache: Option<PathBuf>,
     /// Answer only from the cache; fail fast on a miss.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_cache")]
     pub replay_only: bool,
+    /// Neither read nor write the response cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The name replies are cached under (default: the endpoint's base URL), so that
+    /// one model name served by two endpoints does not share answers; give the same
+    /// name to replay a cache recorded from an endpoint that is gone.
+    #[arg(long, env = "CAP_LLM_CACHE_NAMESPACE")]
+    pub cache_namespace: Option<String>,
     /// The embedded model used when no endpoint is given: `qwen2.5-coder-0.5b` (the
     /// default), `smollm2-135m`, or a path to a GGUF file.
     #[arg(long, env = "CAP_LLM_LOCAL")]
@@ -64,47 +72,61 @@ impl LlmArgs {
     /// The provider these flags ask for. With a progress bar, loading the embedded
     /// model and its tokens show there.
     pub fn provider(&self, pb: Option<&indicatif::ProgressBar>) -> Result<Chosen> {
-        let (inner, id, local): (Option<Box<dyn Provider>>, String, bool) =
-            match (&self.base_url, &self.model) {
-                (Some(url), Some(model)) => {
-                    let mut c = OpenAiConfig::new(url, model);
-                    c.timeout = Duration::from_secs(self.timeout_s.max(1));
-                    (
-                        Some(Box::new(OpenAiProvider::new(c)?)),
-                        format!("model {model}"),
-                        false,
-                    )
-                }
-                (_, Some(model)) if self.replay_only => (None, format!("model {model}"), false),
-                (Some(_), None) | (None, Some(_)) => {
+        let (inner, id, local): (Option<Box<dyn Provider>>, String, bool) = match (
+            &self.base_url,
+            &self.model,
+        ) {
+            (Some(url), Some(model)) => {
+                let mut c = OpenAiConfig::new(url, model);
+                c.timeout = Duration::from_secs(self.timeout_s.max(1));
+                let ns = self.cache_namespace.as_deref().unwrap_or(url);
+                (
+                    Some(Box::new(OpenAiProvider::new(c)?)),
+                    format!("model {model} at {ns}"),
+                    false,
+                )
+            }
+            (None, Some(model)) if self.replay_only => {
+                let Some(ns) = &self.cache_namespace else {
                     return Err(BadInput(
-                        "--base-url and --model go together (or CAP_LLM_URL and CAP_LLM_MODEL)"
-                            .into(),
-                    )
-                    .into())
+                            "--replay-only with --model needs the --base-url the replies were recorded from, or the --cache-namespace they were recorded under".into(),
+                        )
+                        .into());
+                };
+                (None, format!("model {model} at {ns}"), false)
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(BadInput(
+                    "--base-url and --model go together (or CAP_LLM_URL and CAP_LLM_MODEL)".into(),
+                )
+                .into())
+            }
+            (None, None) => {
+                if let Some(pb) = pb {
+                    pb.set_message("loading the embedded model");
                 }
-                (None, None) => {
-                    if let Some(pb) = pb {
-                        pb.set_message("loading the embedded model");
-                    }
-                    let p = load_local(
-                        self.llm_model.as_deref(),
-                        self.llm_threads,
-                        self.llm_context,
-                        pb,
-                    )?;
-                    let id = p.id();
-                    (Some(Box::new(p)), id, true)
-                }
-            };
-        // The cache key names the model, not the endpoint: the same model behind another
-        // URL (or none, when replaying) answers from the same cache.
+                let p = load_local(
+                    self.llm_model.as_deref(),
+                    self.llm_threads,
+                    self.llm_context,
+                    pb,
+                )?;
+                let id = p.id();
+                (Some(Box::new(p)), id, true)
+            }
+        };
+        // The cache key names the model and the endpoint (or the namespace given): one
+        // model name served by two endpoints does not share answers.
         let cache_dir = self
             .cache
             .clone()
             .unwrap_or_else(|| cap_core::paths::data_dir().join("llm-cache"));
         Ok(Chosen {
-            provider: CachedProvider::new(inner, id, cache_dir.clone(), self.replay_only),
+            provider: if self.no_cache {
+                CachedProvider::uncached(inner, id)
+            } else {
+                CachedProvider::new(inner, id, cache_dir.clone(), self.replay_only)
+            },
             local,
             cache_dir,
         })

@@ -12,6 +12,7 @@ pub struct CachedProvider {
     id: String,
     dir: PathBuf,
     replay_only: bool,
+    bypass: bool,
 }
 
 impl CachedProvider {
@@ -28,6 +29,18 @@ impl CachedProvider {
             id,
             dir,
             replay_only,
+            bypass: false,
+        }
+    }
+
+    /// `inner` with no cache at all (`--no-cache`): nothing is read or written.
+    pub fn uncached(inner: Option<Box<dyn Provider>>, id: String) -> Self {
+        Self {
+            inner,
+            id,
+            dir: PathBuf::new(),
+            replay_only: false,
+            bypass: true,
         }
     }
 
@@ -45,6 +58,15 @@ impl Provider for CachedProvider {
 
     fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let key = self.key(req);
+        if self.bypass {
+            return match &self.inner {
+                Some(p) => p.chat(req),
+                None => Err(LlmError::CacheMiss {
+                    key,
+                    dir: "(no cache)".into(),
+                }),
+            };
+        }
         let path = self.dir.join(format!("{key}.json"));
         let cache_err = |message: String| LlmError::Cache {
             path: path.display().to_string(),
