@@ -102,6 +102,40 @@ pub struct RobotHello {
     pub watchdog_ms: u32,
 }
 
+impl RobotHello {
+    /// The `hello` of a robot that is `arm` (its joints, position and velocity limits),
+    /// with `dynamics`' acceleration and jerk limits and a parallel gripper opening
+    /// `gripper_max_width` m: what a robot-side adapter for a cap arm sends. 100 Hz
+    /// state, a 200 ms watchdog.
+    pub fn for_arm(
+        robot: &str,
+        arm: &cap_core::arm::ArmKinematics,
+        dynamics: &cap_core::robot::DynamicLimits,
+        gripper_max_width: f64,
+    ) -> Self {
+        let n = arm.dof();
+        Self {
+            protocol: PROTOCOL_VERSION,
+            robot: robot.to_owned(),
+            joint_names: arm.joint_names().to_vec(),
+            limits: Limits {
+                position_lower: arm.q_min()[..n].to_vec(),
+                position_upper: arm.q_max()[..n].to_vec(),
+                velocity: arm.v_max()[..n].to_vec(),
+                acceleration: dynamics.a_max[..n].to_vec(),
+                jerk: dynamics.j_max[..n].to_vec(),
+            },
+            gripper: Some(GripperInfo {
+                max_width: gripper_max_width,
+                max_effort: 70.0,
+            }),
+            capabilities: vec!["gripper".into(), "recover".into()],
+            state_rate_hz: 100.0,
+            watchdog_ms: 200,
+        }
+    }
+}
+
 /// cap's first message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientHello {

@@ -7,26 +7,8 @@ use cap_core::robot::{DynamicLimits, JointTrajectory, SafetyGate, SafetyLimits};
 use std::sync::Arc;
 
 fn panda_hello() -> RobotHello {
-    let d = DynamicLimits::panda();
-    RobotHello {
-        protocol: PROTOCOL_VERSION,
-        robot: "panda".into(),
-        joint_names: (1..=7).map(|i| format!("panda_joint{i}")).collect(),
-        limits: Limits {
-            position_lower: cap_core::kinematics::Q_MIN.to_vec(),
-            position_upper: cap_core::kinematics::Q_MAX.to_vec(),
-            velocity: cap_core::kinematics::V_MAX.to_vec(),
-            acceleration: d.a_max.to_vec(),
-            jerk: d.j_max.to_vec(),
-        },
-        gripper: Some(GripperInfo {
-            max_width: 0.08,
-            max_effort: 70.0,
-        }),
-        capabilities: vec!["objects".into(), "gripper".into(), "recover".into()],
-        state_rate_hz: 100.0,
-        watchdog_ms: 200,
-    }
+    let arm = ArmKinematics::panda(Isometry3::identity());
+    RobotHello::for_arm("panda", &arm, &DynamicLimits::panda(), 0.08)
 }
 
 fn state(seq: u64) -> State {
