@@ -198,6 +198,8 @@ pub fn attribute(ep: &Episode, predicate: Option<&str>) -> Option<Attribution> {
     };
     if failure.kind == FailureKind::PredicateUnmet {
         refine_outcome(ep, predicate, &mut a);
+    } else if failure.kind == FailureKind::WrongOrder {
+        refine_missed_grasp(ep, &mut a);
     } else if matches!(
         failure.kind,
         FailureKind::Collision | FailureKind::NoGrasp | FailureKind::Slipped
@@ -213,6 +215,38 @@ pub fn attribute(ep: &Episode, predicate: Option<&str>) -> Option<Attribution> {
         }
     }
     Some(a)
+}
+
+/// A placement failed because the gripper held nothing: if a `close_gripper()` before
+/// it closed on nothing (it returned false), the grasp missed there, and that is the
+/// root cause; the placement only followed from it.
+fn refine_missed_grasp(ep: &Episode, a: &mut Attribution) {
+    let Some(failing) = ep.trace.iter().rposition(|e| {
+        matches!(&e.event, EventKind::Call { function, failure: Some(_), .. }
+            if matches!(function.as_str(), "place_on" | "place_at"))
+    }) else {
+        return;
+    };
+    let missed = ep.trace[..failing].iter().rev().find(|e| {
+        matches!(&e.event, EventKind::Call { function, result, failure: None, .. }
+            if function == "close_gripper" && (result == &serde_json::Value::Bool(false) || result.is_null()))
+    });
+    let Some(missed) = missed else {
+        return;
+    };
+    let placed_at = ep.trace[failing].line;
+    a.evidence.insert(
+        0,
+        format!(
+            "close_gripper() at line {} closed on nothing (it returned false): the grasp missed there, and the placement at line {} then had nothing to place",
+            missed.line.map_or("?".into(), |l| l.to_string()),
+            placed_at.map_or("?".into(), |l| l.to_string())
+        ),
+    );
+    a.class = FailureClass::NoGrasp;
+    a.kind = FailureKind::NoGrasp;
+    a.line = missed.line;
+    a.subgoal = missed.subgoal.clone();
 }
 
 /// `(a, b)` of every `is_on("a", "b")` / `is_in("a", "b")` in a predicate.

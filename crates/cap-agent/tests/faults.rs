@@ -37,6 +37,16 @@ move_to([p[0], p[1], p[2] + 0.06]);
 open_gripper();
 move_by(0.0, 0.0, 0.1);"#;
 
+/// Moves to the block 3.5 cm off, closes on nothing, lifts, and places.
+const RED_ON_BLUE_MISSED: &str = r#"subgoal("pick up the red block");
+let p = position("red_block");
+open_gripper();
+move_to([p[0] + 0.035, p[1], p[2]]);
+close_gripper();
+move_by(0.0, 0.0, 0.1);
+subgoal("put the red block on the blue plate");
+place_on("red_block", "blue_plate");"#;
+
 const STACK: &str = r#"subgoal("put the green block on the red block");
 pick("green_block");
 place_on("green_block", "red_block");
@@ -105,6 +115,14 @@ fn cases() -> Vec<Case> {
             program: remove_line(RED_ON_BLUE_MANUAL, 6),
             class: "wrong_order",
             line: 6,
+        },
+        Case {
+            name: "missed grasp, placed later",
+            scene: tab,
+            task: "red_on_blue",
+            program: RED_ON_BLUE_MISSED.to_owned(),
+            class: "no_grasp",
+            line: 5,
         },
         Case {
             name: "swapped order",
