@@ -12,22 +12,7 @@ use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
 use crate::api::{self, ParamType};
 
-/// One problem found by the checker.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct StaticError {
-    /// 1-based line (0 if unknown).
-    pub line: u32,
-    /// 1-based column (0 if unknown).
-    pub column: u32,
-    /// The failure.
-    pub failure: Failure,
-}
-
-impl std::fmt::Display for StaticError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}:{}: {}", self.line, self.column, self.failure)
-    }
-}
+pub use crate::diagnostic::StaticError;
 
 /// Functions rhai itself provides as keywords or engine built-ins (not in packages).
 const KEYWORD_FNS: &[&str] = &[
@@ -142,7 +127,9 @@ pub fn check_program(
             None,
         )]
     })?;
-    let errors = check_ast(&ast, scene, false);
+    let mut errors = check_ast(&ast, scene, false);
+    errors.extend(crate::lint::lint(&ast, source, scene));
+    errors.sort_by_key(|e| (e.line, e.column));
     if errors.is_empty() {
         Ok(ast)
     } else {

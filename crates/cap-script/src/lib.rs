@@ -12,6 +12,8 @@
 
 pub mod api;
 pub mod check;
+pub mod diagnostic;
+pub mod lint;
 pub mod monitor;
 pub mod reference;
 pub mod robot_facts;

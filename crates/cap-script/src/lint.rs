@@ -1,0 +1,301 @@
+//! Checks of a program's meaning before it runs, each saying on its line what to write
+//! instead (the repair prompt carries the message): a property of an object name
+//! (`block.color`: names are strings), `find` of a description several objects or none
+//! match, an object placed on itself, a number where an object name goes, and one
+//! statement repeated many times in a row (the degenerate loop of a small model).
+//!
+//! Only what is certain is flagged: a variable counts as an object name when it was
+//! bound to `find(...)`, a string literal, or is the loop variable over `find_all(...)`
+//! or `objects()`.
+
+use std::collections::BTreeSet;
+
+use cap_core::failure::FailureKind;
+use cap_core::scene::Scene;
+use cap_core::vocabulary::{words, Description};
+use rhai::{ASTNode, Expr, Stmt, AST};
+
+use crate::api::{self, ParamType};
+use crate::diagnostic::StaticError;
+
+/// More than this many identical statements in a row is a degenerate program.
+pub const MAX_REPEATS: usize = 5;
+
+fn at(
+    pos: rhai::Position,
+    kind: FailureKind,
+    message: String,
+    object: Option<String>,
+) -> StaticError {
+    StaticError {
+        line: pos.line().unwrap_or(0) as u32,
+        column: pos.position().unwrap_or(0) as u32,
+        failure: cap_core::failure::Failure {
+            kind,
+            message,
+            object,
+        },
+    }
+}
+
+/// The query to write for a property a program reads off an object name.
+fn query_for(property: &str) -> Option<&'static str> {
+    Some(match property {
+        "color" | "colour" => "color",
+        "position" | "pos" | "location" | "center" | "centre" => "position",
+        "kind" | "type" | "shape" => "kind",
+        "size" | "dimensions" | "extent" => "size",
+        "pose" | "yaw" | "orientation" => "pose",
+        _ => return None,
+    })
+}
+
+/// The variables certainly holding an object name.
+fn name_variables(ast: &AST) -> BTreeSet<String> {
+    let mut vars = BTreeSet::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        match path.last() {
+            Some(ASTNode::Stmt(Stmt::Var(v, ..))) => {
+                let (ident, value, _) = v.as_ref();
+                let is_name = match value {
+                    Expr::StringConstant(..) => true,
+                    Expr::FnCall(c, _) => c.name.as_str() == "find",
+                    _ => false,
+                };
+                if is_name {
+                    vars.insert(ident.name.to_string());
+                }
+            }
+            Some(ASTNode::Stmt(Stmt::For(f, _))) => {
+                let (var, _, flow) = f.as_ref();
+                if let Expr::FnCall(c, _) = &flow.expr {
+                    if matches!(c.name.as_str(), "find_all" | "objects") {
+                        vars.insert(var.name.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    vars
+}
+
+fn variable_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Variable(v, _, _) => Some(v.1.to_string()),
+        _ => None,
+    }
+}
+
+/// Check `ast` (of `source`) against `scene`.
+pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
+    let names = name_variables(ast);
+    let nouns: Vec<&str> = scene
+        .objects
+        .iter()
+        .filter(|o| o.mesh.is_some())
+        .map(|o| o.noun())
+        .collect();
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let node = path.last();
+        // `block.color`: a property of an object name.
+        if let Some(ASTNode::Expr(Expr::Dot(bin, _, pos))) = node {
+            if let (Some(var), Expr::Property(p, _)) = (variable_name(&bin.lhs), &bin.rhs) {
+                if names.contains(&var) && seen.insert((pos.line(), var.clone())) {
+                    let prop = p.2.as_str();
+                    let instead = query_for(prop).map_or_else(
+                        || "ask with a query: color(x), position(x), kind(x), size(x), pose(x)".to_owned(),
+                        |q| format!("write {q}({var})"),
+                    );
+                    out.push(at(
+                        *pos,
+                        FailureKind::InvalidArgument,
+                        format!("`{var}.{prop}`: {var} is an object's name (a string), which has no `{prop}`; {instead}"),
+                        None,
+                    ));
+                }
+            }
+        }
+        let (call, pos) = match node {
+            Some(ASTNode::Expr(Expr::FnCall(c, pos))) | Some(ASTNode::Stmt(Stmt::FnCall(c, pos))) => (c, *pos),
+            _ => return true,
+        };
+        let name = call.name.as_str();
+        let Some(f) = api::get(name) else {
+            return true;
+        };
+        if !seen.insert((pos.line(), format!("{name}{:?}", pos.position()))) {
+            return true;
+        }
+        // A number where an object name goes.
+        for (arg, param) in call.args.iter().zip(f.params.iter()) {
+            if param.ty == ParamType::Object
+                && matches!(arg, Expr::IntegerConstant(..) | Expr::FloatConstant(..))
+            {
+                out.push(at(
+                    pos,
+                    FailureKind::InvalidArgument,
+                    format!("{name}: `{}` takes an object's name (a string such as \"red_block\"), not a number", param.name),
+                    None,
+                ));
+            }
+        }
+        // An object placed on itself.
+        if name == "place_on" && call.args.len() >= 2 {
+            let same = match (&call.args[0], &call.args[1]) {
+                (Expr::StringConstant(a, _), Expr::StringConstant(b, _)) => a == b,
+                (a, b) => variable_name(a).is_some_and(|x| Some(x) == variable_name(b)),
+            };
+            if same {
+                out.push(at(
+                    pos,
+                    FailureKind::InvalidArgument,
+                    "place_on: an object cannot be placed on itself; the second argument is the target (place_on(block, plate))".into(),
+                    None,
+                ));
+            }
+        }
+        // `find` of a description that several objects, or none, match.
+        if name == "find" {
+            if let Some(Expr::StringConstant(d, _)) = call.args.first() {
+                let d = d.as_str();
+                let matches: Vec<&str> = if scene.objects.iter().any(|o| o.name == d.trim()) {
+                    vec![d.trim()]
+                } else {
+                    match Description::parse_words_with(&words(d), &nouns) {
+                        Ok(desc) if desc.is_specific() => scene
+                            .objects
+                            .iter()
+                            .filter(|o| desc.matches(o))
+                            .map(|o| o.name.as_str())
+                            .collect(),
+                        _ => Vec::new(),
+                    }
+                };
+                if matches.len() > 1 {
+                    out.push(at(
+                        pos,
+                        FailureKind::InvalidArgument,
+                        format!(
+                            "find(\"{d}\") matches {} objects ({}), and find needs exactly one; for each of them write `for b in find_all(\"{d}\") {{ ... }}`, or name one (find(\"{}\"))",
+                            matches.len(),
+                            matches.join(", "),
+                            scene.object(matches[0]).map_or(matches[0].to_owned(), |o| o.description())
+                        ),
+                        None,
+                    ));
+                } else if matches.is_empty() {
+                    out.push(at(
+                        pos,
+                        FailureKind::UnknownObject,
+                        format!(
+                            "find(\"{d}\") matches no object; objects are {}",
+                            scene.object_names().join(", ")
+                        ),
+                        None,
+                    ));
+                }
+            }
+        }
+        true
+    });
+    out.extend(repeated(source));
+    out.sort_by_key(|e| (e.line, e.column));
+    out
+}
+
+/// Runs of more than [`MAX_REPEATS`] identical statements (lines), one error each.
+fn repeated(source: &str) -> Vec<StaticError> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = source.lines().map(str::trim).collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i + 1;
+        while j < lines.len() && lines[j] == lines[i] {
+            j += 1;
+        }
+        let n = j - i;
+        if n > MAX_REPEATS && !lines[i].is_empty() && lines[i] != "}" {
+            out.push(StaticError {
+                line: i as u32 + 1,
+                column: 1,
+                failure: cap_core::failure::Failure {
+                    kind: FailureKind::InvalidArgument,
+                    message: format!(
+                        "`{}` is repeated {n} times in a row (lines {}-{}): write it once, or loop over what changes (`for b in find_all(\"block\") {{ ... }}`)",
+                        lines[i],
+                        i + 1,
+                        j
+                    ),
+                    object: None,
+                },
+            });
+        }
+        i = j;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{engine, Limits};
+
+    fn lints(src: &str) -> Vec<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenes/tabletop.toml");
+        let scene = Scene::load(path).unwrap_or_else(|e| panic!("{e}"));
+        let e = engine(&Limits::default());
+        let ast = e.compile(src).unwrap_or_else(|e| panic!("{e}"));
+        lint(&ast, src, &scene)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn each_check_says_what_to_write_instead_on_its_line() {
+        let e = lints("let b = find(\"red block\");\nlet c = b.color;\nplace_on(b, b);");
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].starts_with("line 2:") && e[0].contains("write color(b)"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].starts_with("line 3:") && e[1].contains("placed on itself"),
+            "{e:?}"
+        );
+        let e = lints("for b in find_all(\"block\") { say(b.position); }");
+        assert!(e.len() == 1 && e[0].contains("write position(b)"), "{e:?}");
+        let e = lints("let b = find(\"block\");");
+        assert!(
+            e.len() == 1
+                && e[0].contains("matches 3 objects")
+                && e[0].contains("for b in find_all(\"block\")"),
+            "{e:?}"
+        );
+        let e = lints("let d = find(\"dragon\");");
+        assert!(e.len() == 1 && e[0].contains("matches no object"), "{e:?}");
+        let e = lints("pick(3);");
+        assert!(e.len() == 1 && e[0].contains("not a number"), "{e:?}");
+        let rep = "say(\"x\");\n".repeat(7);
+        let e = lints(&rep);
+        assert!(e.len() == 1 && e[0].contains("repeated 7 times"), "{e:?}");
+    }
+
+    #[test]
+    fn what_is_right_is_not_flagged() {
+        for src in [
+            "let b = find(\"red block\"); pick(b); place_on(b, \"blue_plate\");",
+            "let p = pose(\"red_block\"); say(`${p.yaw}`);",
+            "let q = position(\"red_block\"); move_to([q[0], q[1], q[2] + 0.1]);",
+            "for b in find_all(\"block\") { pick(b); place_on(b, \"blue_plate\"); }",
+            &"say(\"x\");\n".repeat(5),
+            "let m = #{color: 1}; say(`${m.color}`);",
+        ] {
+            assert!(lints(src).is_empty(), "{src}: {:?}", lints(src));
+        }
+    }
+}
