@@ -120,12 +120,13 @@ pub fn check_program(
     scene: &Scene,
 ) -> Result<AST, Vec<StaticError>> {
     let ast = engine.compile(source).map_err(|e| {
-        vec![err(
-            e.position(),
-            FailureKind::ParseError,
-            format!("syntax error: {}", e.err_type()),
-            None,
-        )]
+        let message = match e.err_type() {
+            rhai::ParseErrorType::VariableUndefined(name) => format!(
+                "`{name}` is used before it is defined: write `let {name} = ...;` above this line (an object is named by a string: find(\"red block\") or \"red_block\")"
+            ),
+            other => format!("syntax error: {other}"),
+        };
+        vec![err(e.position(), FailureKind::ParseError, message, None)]
     })?;
     let mut errors = check_ast(&ast, scene, false);
     errors.extend(crate::lint::lint(&ast, source, scene));
@@ -317,6 +318,19 @@ mod tests {
         assert_eq!(e[0].failure.kind, FailureKind::ParseError);
         let e = errors("fn f(a) { a }\nf(1, 2);");
         assert_eq!(e[0].failure.kind, FailureKind::WrongArity);
+    }
+
+    #[test]
+    fn an_undefined_variable_is_found_before_running_with_what_to_write() {
+        let e = errors("pick(block);\nlet block = \"red_block\";");
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, 1);
+        let m = e[0].to_string();
+        assert!(
+            m.contains("`block` is used before it is defined") && m.contains("let block = ...;"),
+            "{m}"
+        );
+        assert!(errors("let block = \"red_block\";\npick(block);").is_empty());
     }
 
     #[test]

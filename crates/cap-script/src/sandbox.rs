@@ -129,6 +129,9 @@ pub fn metered_engine(limits: &Limits) -> (Engine, Arc<Meter>) {
         .set_max_strings_interned(256);
     // No dynamic code: eval is a keyword the parser must refuse.
     e.disable_symbol("eval");
+    // A variable used before `let` is a compile-time error with its line, not a failure
+    // halfway through a motion (small models drop `let` lines in repairs).
+    e.set_strict_variables(true);
     // Output goes nowhere unless the runner reroutes it into the trace.
     e.on_print(|_| {});
     e.on_debug(|_, _, _| {});
