@@ -129,8 +129,10 @@ pub fn check_program(
         vec![err(e.position(), FailureKind::ParseError, message, None)]
     })?;
     let mut errors = check_ast(&ast, scene, false);
-    errors.extend(crate::lint::lint(&ast, source, scene));
-    errors.sort_by_key(|e| (e.line, e.column));
+    // What a program means is checked once its names and calls are right.
+    if errors.is_empty() {
+        errors = crate::lint::lint(&ast, source, scene);
+    }
     if errors.is_empty() {
         Ok(ast)
     } else {

@@ -203,7 +203,65 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
         true
     });
     out.extend(repeated(source));
+    out.extend(placed_unpicked(ast));
     out.sort_by_key(|e| (e.line, e.column));
+    out
+}
+
+/// What names the object of a call: its string or its variable.
+fn object_key(e: Option<&Expr>) -> Option<String> {
+    match e? {
+        Expr::StringConstant(s, _) => Some(format!("\"{s}\"")),
+        other => variable_name(other),
+    }
+}
+
+/// `place_on(x, ...)` / `place_at(x, ...)` with no `pick(x)` anywhere before it (and no
+/// `close_gripper()`, which grasps by hand, and no function of the program's own, which
+/// may pick): the program places what it never picked.
+fn placed_unpicked(ast: &AST) -> Vec<StaticError> {
+    if ast.iter_functions().next().is_some() {
+        return Vec::new();
+    }
+    // (line, column, function, object) of every call, in source order.
+    let mut calls: Vec<(usize, usize, String, Option<String>, rhai::Position)> = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Expr(Expr::FnCall(c, pos)) | ASTNode::Stmt(Stmt::FnCall(c, pos))) =
+            path.last()
+        {
+            let f = c.name.as_str();
+            if matches!(f, "pick" | "place_on" | "place_at" | "close_gripper") {
+                calls.push((
+                    pos.line().unwrap_or(0),
+                    pos.position().unwrap_or(0),
+                    f.to_owned(),
+                    object_key(c.args.first()),
+                    *pos,
+                ));
+            }
+        }
+        true
+    });
+    calls.sort_by_key(|c| (c.0, c.1));
+    calls.dedup_by_key(|c| (c.0, c.1));
+    let mut out = Vec::new();
+    for (i, (_, _, f, key, pos)) in calls.iter().enumerate() {
+        let Some(key) = key.as_ref().filter(|_| f.starts_with("place_")) else {
+            continue;
+        };
+        let before = &calls[..i];
+        let grasped = before
+            .iter()
+            .any(|c| c.2 == "close_gripper" || (c.2 == "pick" && c.3.as_ref() == Some(key)));
+        if !grasped {
+            out.push(at(
+                *pos,
+                FailureKind::WrongOrder,
+                format!("{f}({key}, ...) places {key}, which the program has not picked before this line: pick({key}) first"),
+                None,
+            ));
+        }
+    }
     out
 }
 
@@ -258,7 +316,8 @@ mod tests {
     #[test]
     fn each_check_says_what_to_write_instead_on_its_line() {
         let e = lints("let b = find(\"red block\");\nlet c = b.color;\nplace_on(b, b);");
-        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[2].contains("pick(b) first"), "{e:?}");
         assert!(
             e[0].starts_with("line 2:") && e[0].contains("write color(b)"),
             "{e:?}"
@@ -280,6 +339,16 @@ mod tests {
         assert!(e.len() == 1 && e[0].contains("matches no object"), "{e:?}");
         let e = lints("pick(3);");
         assert!(e.len() == 1 && e[0].contains("not a number"), "{e:?}");
+        let e = lints("let b = find(\"red block\");\nplace_on(b, \"blue_plate\");");
+        assert!(
+            e.len() == 1 && e[0].starts_with("line 2:") && e[0].contains("pick(b) first"),
+            "{e:?}"
+        );
+        let e = lints("pick(\"green_block\");\nplace_on(\"red_block\", \"blue_plate\");");
+        assert!(
+            e.len() == 1 && e[0].contains("pick(\"red_block\") first"),
+            "{e:?}"
+        );
         let rep = "say(\"x\");\n".repeat(7);
         let e = lints(&rep);
         assert!(e.len() == 1 && e[0].contains("repeated 7 times"), "{e:?}");
@@ -294,6 +363,9 @@ mod tests {
             "for b in find_all(\"block\") { pick(b); place_on(b, \"blue_plate\"); }",
             &"say(\"x\");\n".repeat(5),
             "let m = #{color: 1}; say(`${m.color}`);",
+            "try { pick(\"red_block\"); } catch (e) { say(e.message); }\nplace_on(\"red_block\", \"blue_plate\");",
+            "move_to(position(\"red_block\")); close_gripper(); place_on(\"red_block\", \"blue_plate\");",
+            "fn take(o) { pick(o) }\ntake(\"red_block\"); place_on(\"red_block\", \"blue_plate\");",
         ] {
             assert!(lints(src).is_empty(), "{src}: {:?}", lints(src));
         }
