@@ -165,21 +165,28 @@ pub fn arm_parts() -> Vec<ArmPart> {
             shape,
         });
     }
-    parts.push(ArmPart {
-        name: "hand".into(),
-        frame: PartFrame::Hand,
-        local: Isometry3::translation(0.0, 0.0, 0.03),
-        shape: SharedShape::cuboid(
-            (HAND_ALONG_FINGERS_M / 2.0) as f32,
-            (HAND_ACROSS_FINGERS_M / 2.0) as f32,
-            0.03,
-        ),
-    });
+    parts.extend(gripper_parts(HAND_ACROSS_FINGERS_M));
+    parts
+}
+
+/// A parallel gripper at the hand frame: a palm `palm_across_m` wide along the closing
+/// axis and two pads (the built-in Panda's hand, and cap's gripper on every URDF arm).
+pub fn gripper_parts(palm_across_m: f64) -> Vec<ArmPart> {
     let finger = SharedShape::cuboid(
         FINGER_HALF_WIDTH_M as f32,
         FINGER_HALF_THICKNESS_M as f32,
         FINGER_HALF_LENGTH_M as f32,
     );
+    let mut parts = vec![ArmPart {
+        name: "hand".into(),
+        frame: PartFrame::Hand,
+        local: Isometry3::translation(0.0, 0.0, 0.03),
+        shape: SharedShape::cuboid(
+            (HAND_ALONG_FINGERS_M / 2.0) as f32,
+            (palm_across_m / 2.0) as f32,
+            0.03,
+        ),
+    }];
     for (name, frame) in [
         ("finger_left", PartFrame::FingerLeft),
         ("finger_right", PartFrame::FingerRight),

@@ -27,10 +27,7 @@ use cap_core::scene::{ArmSource, GripperSpec, RobotSpec};
 use cap_robot::{RobotDescription, RobotError};
 use rapier3d::prelude::SharedShape;
 
-use crate::geometry::{
-    arm_parts, ArmPart, PartFrame, FINGER_HALF_LENGTH_M, FINGER_HALF_THICKNESS_M,
-    FINGER_HALF_WIDTH_M, HAND_ACROSS_FINGERS_M, HAND_ALONG_FINGERS_M,
-};
+use crate::geometry::{arm_parts, gripper_parts, ArmPart, PartFrame, HAND_ACROSS_FINGERS_M};
 use crate::link_shapes::link_shapes;
 use crate::robot_visual::{VisualMesh, VisualSource};
 
@@ -491,40 +488,6 @@ fn carrier(desc: &RobotDescription, link: &str, base: &str, moving: &[&str]) -> 
         at = j.parent.link.clone();
     }
     None
-}
-
-/// cap's parallel gripper at the TCP: a palm and two pads (see [`arm_parts`] for the
-/// built-in Panda's).
-fn gripper_parts(palm_across_m: f64) -> Vec<ArmPart> {
-    let finger = SharedShape::cuboid(
-        FINGER_HALF_WIDTH_M as f32,
-        FINGER_HALF_THICKNESS_M as f32,
-        FINGER_HALF_LENGTH_M as f32,
-    );
-    vec![
-        ArmPart {
-            name: "hand".into(),
-            frame: PartFrame::Hand,
-            local: Isometry3::translation(0.0, 0.0, 0.03),
-            shape: SharedShape::cuboid(
-                (HAND_ALONG_FINGERS_M / 2.0) as f32,
-                (palm_across_m / 2.0) as f32,
-                0.03,
-            ),
-        },
-        ArmPart {
-            name: "finger_left".into(),
-            frame: PartFrame::FingerLeft,
-            local: Isometry3::identity(),
-            shape: finger.clone(),
-        },
-        ArmPart {
-            name: "finger_right".into(),
-            frame: PartFrame::FingerRight,
-            local: Isometry3::identity(),
-            shape: finger,
-        },
-    ]
 }
 
 /// Whether `kin` can put its tool at `p` pointing down at any of the [`YAWS`].
