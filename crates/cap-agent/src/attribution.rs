@@ -33,6 +33,9 @@ pub enum FailureClass {
     Fell,
     /// Simulated time ran out.
     Timeout,
+    /// The real arm or its link failed (lost link, e-stop, the robot's own error or
+    /// refusal, tracking): not the program's doing, and no repair of it helps.
+    Robot,
 }
 
 impl FailureClass {
@@ -52,6 +55,12 @@ impl FailureClass {
             K::WrongOrder => Self::WrongOrder,
             K::ObjectFell => Self::Fell,
             K::Timeout => Self::Timeout,
+            K::LinkLost
+            | K::RobotError
+            | K::StartMismatch
+            | K::Estop
+            | K::TrackingError
+            | K::GoalRefused => Self::Robot,
         }
     }
 

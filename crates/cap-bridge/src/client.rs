@@ -105,7 +105,10 @@ impl Default for ClientOptions {
 struct Shared {
     state: Option<(State, Instant)>,
     objects: Vec<ObjectPose>,
-    closed: Option<String>,
+    /// Why the link ended: the socket (`LinkLost`) or the robot breaking the protocol.
+    closed: Option<BridgeError>,
+    /// Measured positions while a goal runs (when, positions), if being kept.
+    samples: Option<Vec<(Instant, Vec<f64>)>>,
 }
 
 /// A connected robot.
@@ -211,7 +214,7 @@ impl BridgeClient {
     pub fn check_link(&self) -> Result<State, BridgeError> {
         let s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(why) = &s.closed {
-            return Err(BridgeError::LinkLost(why.clone()));
+            return Err(why.clone());
         }
         match &s.state {
             Some((st, at)) if at.elapsed() <= self.options.link_timeout => match st.mode {
@@ -264,7 +267,8 @@ impl BridgeClient {
     /// Send `goal` and wait for it: accepted, then a result, then the robot at rest.
     /// The link is checked all the while; past 1.1 × `duration_s` + 0.5 s the goal is
     /// cancelled.
-    pub fn execute(&self, goal: &Execute, duration_s: f64) -> Result<(), BridgeError> {
+    /// Returns when the robot accepted the goal (its motion starts then).
+    pub fn execute(&self, goal: &Execute, duration_s: f64) -> Result<Instant, BridgeError> {
         let id = goal.goal_id.clone();
         self.check_link()?;
         self.send(ClientMessage::Execute(goal.clone()))?;
@@ -331,7 +335,7 @@ impl BridgeClient {
                             why: error_string,
                         });
                     }
-                    return self.wait_at_rest(&id, started, limit_s);
+                    return self.wait_at_rest(&id, started, limit_s).map(|()| started);
                 }
                 _ if started.elapsed().as_secs_f64() > limit_s => {
                     return Err(cancel(BridgeError::Timeout {
@@ -366,6 +370,118 @@ impl BridgeClient {
     pub fn recover(&self) -> Result<(), BridgeError> {
         self.send(ClientMessage::Recover)
     }
+
+    /// Cancel goal `goal_id` (the robot stops and holds).
+    pub fn cancel(&self, goal_id: &str) -> Result<(), BridgeError> {
+        self.send(ClientMessage::Cancel {
+            goal_id: goal_id.to_owned(),
+        })
+    }
+
+    /// Cancel whatever goal the latest state says is active (best effort).
+    pub fn cancel_active(&self) {
+        let active = self.state().and_then(|(s, _)| s.active_goal);
+        if let Some(id) = active {
+            if self.cancel(&id).is_err() {
+                // The link is already gone; the robot's watchdog stops it.
+            }
+        }
+    }
+
+    /// Move the gripper to `position` (m) with `max_effort` (N) and wait for the
+    /// result: the opening reached and whether it holds something. Bounded by
+    /// `limit` and the link watchdog.
+    pub fn gripper(
+        &self,
+        id: &str,
+        position: f64,
+        max_effort: f64,
+        limit: Duration,
+    ) -> Result<(f64, bool), BridgeError> {
+        self.check_link()?;
+        self.send(ClientMessage::Gripper {
+            id: id.to_owned(),
+            position,
+            max_effort,
+        })?;
+        let asked = Instant::now();
+        loop {
+            self.check_link()?;
+            match self.replies.recv_timeout(Duration::from_millis(5)) {
+                Ok(ServerMessage::GripperResult {
+                    id: got,
+                    position,
+                    grasped,
+                    error,
+                }) if got == id => {
+                    return match error {
+                        Some(why) => Err(BridgeError::Refused {
+                            goal_id: id.to_owned(),
+                            code: codes::INVALID_GOAL,
+                            why,
+                        }),
+                        None if !position.is_finite() => {
+                            Err(BridgeError::Protocol(ProtocolError::Field {
+                                message: "gripper_result",
+                                field: "position".into(),
+                                detail: format!("{position}"),
+                            }))
+                        }
+                        None => {
+                            // A state after the result shows the gripper as it is now.
+                            let at = self.state().map_or(0, |(s, _)| s.seq);
+                            self.wait_newer_state(at)?;
+                            Ok((position, grasped))
+                        }
+                    };
+                }
+                _ if asked.elapsed() > limit => {
+                    return Err(BridgeError::Timeout {
+                        goal_id: id.to_owned(),
+                        limit_s: limit.as_secs_f64(),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Wait (bounded by the link watchdog) for a state newer than sequence `seq`.
+    fn wait_newer_state(&self, seq: u64) -> Result<State, BridgeError> {
+        let asked = Instant::now();
+        loop {
+            let s = self.check_link()?;
+            if s.seq > seq {
+                return Ok(s);
+            }
+            if asked.elapsed() > self.options.link_timeout {
+                return Err(BridgeError::LinkLost(format!(
+                    "no new state for {} ms",
+                    self.options.link_timeout.as_millis()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Start keeping every measured position (for the next goal).
+    pub fn begin_samples(&self) {
+        self.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .samples = Some(Vec::new());
+    }
+
+    /// The positions kept since [`BridgeClient::begin_samples`], with when each came,
+    /// and stop keeping them.
+    pub fn take_samples(&self) -> Vec<(Instant, Vec<f64>)> {
+        self.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .samples
+            .take()
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for BridgeClient {
@@ -387,9 +503,10 @@ fn io_loop(
     replies: &Sender<ServerMessage>,
     stop: &AtomicBool,
 ) {
-    let close = |why: String| {
+    let close = |why: BridgeError| {
         shared.lock().unwrap_or_else(|p| p.into_inner()).closed = Some(why);
     };
+    let lost = |why: String| close(BridgeError::LinkLost(why));
     let mut last_beat = Instant::now() - HEARTBEAT;
     let mut beat = 0u64;
     let mut last_seq = None;
@@ -398,10 +515,10 @@ fn io_loop(
             match to_text(&m) {
                 Ok(text) => {
                     if let Err(e) = link.send(text) {
-                        return close(e.to_string());
+                        return lost(e.to_string());
                     }
                 }
-                Err(e) => return close(e.to_string()),
+                Err(e) => return lost(e.to_string()),
             }
         }
         if last_beat.elapsed() >= HEARTBEAT {
@@ -409,35 +526,41 @@ fn io_loop(
             beat += 1;
             let text = to_text(&ClientMessage::Heartbeat { seq: beat }).unwrap_or_default();
             if let Err(e) = link.send(text) {
-                return close(e.to_string());
+                return lost(e.to_string());
             }
         }
         match link.poll() {
             Ok(None) => {}
-            Err(e) => return close(e.to_string()),
+            Err(e) => return lost(e.to_string()),
             Ok(Some(text)) => {
                 let m = match parse_server(&text) {
                     Ok(m) => m,
-                    Err(e) => return close(format!("the robot broke the protocol: {e}")),
+                    Err(e) => return close(BridgeError::Protocol(e)),
                 };
                 match m {
                     ServerMessage::State(s) => {
                         if let Err(e) = check_state(&s, hello, last_seq) {
-                            return close(format!("the robot broke the protocol: {e}"));
+                            return close(BridgeError::Protocol(e));
                         }
                         last_seq = Some(s.seq);
-                        shared.lock().unwrap_or_else(|p| p.into_inner()).state =
-                            Some((s, Instant::now()));
+                        let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
+                        let now = Instant::now();
+                        if let Some(samples) = sh.samples.as_mut() {
+                            samples.push((now, s.joint_state.position.clone()));
+                        }
+                        sh.state = Some((s, now));
                     }
                     ServerMessage::Objects { objects, .. } => {
                         if let Err(e) = check_objects(&objects) {
-                            return close(format!("the robot broke the protocol: {e}"));
+                            return close(BridgeError::Protocol(e));
                         }
                         shared.lock().unwrap_or_else(|p| p.into_inner()).objects = objects;
                     }
                     ServerMessage::Heartbeat { .. } | ServerMessage::Feedback { .. } => {}
                     ServerMessage::Hello(_) => {
-                        return close("the robot sent a second hello".into());
+                        return close(BridgeError::Protocol(ProtocolError::Malformed(
+                            "a second hello".into(),
+                        )));
                     }
                     other => {
                         if replies.send(other).is_err() {

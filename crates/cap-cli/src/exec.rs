@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::report::{CheckpointFacts, EpisodeFacts, ExecReport, FailureFacts, Status};
+use crate::robot_link::{self, LinkError, RobotArgs, RobotFacts};
 use crate::{record, BadInput, InspectArgs};
 use anyhow::{Context, Result};
+use cap_core::failure::Failure;
 use cap_core::scene::Scene;
 use cap_core::vocabulary::sha256_hex;
 use cap_script::run::{run_episode, EpisodeOptions};
@@ -49,6 +51,57 @@ fn invalid(out: &Path, base: ExecReport, reason: &str) -> Result<u8> {
     Err(BadInput(reason.to_owned()).into())
 }
 
+/// A robot that could not be reached or failed before anything moved: a failed run
+/// (exit 1) with the typed failure, its report and an empty trace written.
+fn unreachable(out: &Path, base: ExecReport, mut facts: RobotFacts, f: &Failure) -> Result<u8> {
+    facts.link_failure = Some(f.clone());
+    let mut report = ExecReport {
+        status: Status::Failed,
+        exit_code: Status::Failed.exit_code(),
+        error: Some(f.to_string()),
+        robot: Some(facts),
+        ..base
+    };
+    write_outputs(out, &mut report, &[])?;
+    eprintln!("cap: {f}");
+    Ok(Status::Failed.exit_code())
+}
+
+fn print_robot(r: &RobotFacts) {
+    let name = r.robot.as_deref().unwrap_or("?");
+    match r.sim_check {
+        "failed" => println!(
+            "  robot {} ({name}): not moved; the program failed in simulation on the world it reports",
+            r.url
+        ),
+        check => {
+            let skipped = if check == "skipped" {
+                "; SIMULATION CHECK SKIPPED (--no-sim-check)"
+            } else {
+                "; simulation check passed"
+            };
+            println!(
+                "  robot {} ({name}): {} motions, {:.1} s moving, tracking error ≤ {:.4} rad{skipped}",
+                r.url, r.motions, r.motion_time_s, r.max_tracking_error_rad
+            );
+        }
+    }
+    if let Some(f) = &r.link_failure {
+        println!("  robot link ended: {f}; nothing more was sent");
+    }
+}
+
+/// How `cap exec` inspects, records and reaches a robot.
+#[derive(Clone, Copy)]
+pub struct With<'a> {
+    /// The checkpoint inspector.
+    pub inspect: &'a InspectArgs,
+    /// The rerun recording.
+    pub record: &'a record::RecordArgs,
+    /// A robot behind the bridge.
+    pub robot: &'a RobotArgs,
+}
+
 /// Run `program_path` on `scene_path` and write the report and trace (`cap exec`).
 pub fn run(
     scene_path: &Path,
@@ -56,9 +109,13 @@ pub fn run(
     task: Option<&str>,
     seed: u64,
     out: &Path,
-    inspect: &InspectArgs,
-    record: &record::RecordArgs,
+    with: &With<'_>,
 ) -> Result<u8> {
+    let With {
+        inspect,
+        record,
+        robot,
+    } = *with;
     let wall = Instant::now();
     let base = ExecReport {
         cap_version: env!("CARGO_PKG_VERSION"),
@@ -71,6 +128,7 @@ pub fn run(
         error: None,
         episode: None,
         trace_sha256: None,
+        robot: None,
     };
     let scene = match Scene::load(scene_path) {
         Ok(s) => s,
@@ -105,10 +163,18 @@ pub fn run(
         },
     };
     let scene = Arc::new(scene);
-    let world = match World::new(Arc::clone(&scene), seed) {
+    let mut world = match World::new(Arc::clone(&scene), seed) {
         Ok(w) => w,
         Err(e) => return invalid(out, base, &format!("{}: {e}", scene_path.display())),
     };
+    let mut link = None;
+    if let Some(url) = &robot.robot {
+        match robot_link::connect(url, robot, &mut world) {
+            Ok(l) => link = Some(l),
+            Err(LinkError::Bad(why)) => return invalid(out, base, &why),
+            Err(LinkError::Failed(facts, f)) => return unreachable(out, base, *facts, &f),
+        }
+    }
     // The inspector (and ONNX Runtime) is loaded only for programs that can use it.
     let inspects = source.contains("checkpoint") || inspect.checkpoint_on_subgoal;
     let monitor = if inspects {
@@ -136,11 +202,43 @@ pub fn run(
         label: format!("{} seed {seed}", program_path.display()),
         ..EpisodeOptions::default()
     };
-    let episode = run_episode(world, &source, task_spec.as_ref(), &opts);
-
+    let succeeded = |e: &cap_script::run::Episode| {
+        e.static_errors.is_empty()
+            && (e.success == Some(true) || (task_spec.is_none() && e.abort.is_none()))
+    };
+    let (episode, robot_facts) = match link {
+        None => (run_episode(world, &source, task_spec.as_ref(), &opts), None),
+        Some((arm, mut facts)) => {
+            // Sim first: the robot moves only for a program that succeeds on the world
+            // it reports.
+            let check = (!robot.no_sim_check).then(|| {
+                let quiet = EpisodeOptions {
+                    recorder: None,
+                    ..opts.clone()
+                };
+                run_episode(world.fork(), &source, task_spec.as_ref(), &quiet)
+            });
+            match check {
+                Some(c) if !succeeded(&c) => {
+                    facts.sim_check = "failed";
+                    facts.sim_check_failure = c.primary_failure().map(|(f, _)| f);
+                    (c, Some(facts))
+                }
+                _ => {
+                    world.attach_remote(Box::new(arm));
+                    let e = run_episode(world, &source, task_spec.as_ref(), &opts);
+                    facts.take_world(&e.world);
+                    (e, Some(facts))
+                }
+            }
+        }
+    };
+    let robot_failed = robot_facts
+        .as_ref()
+        .is_some_and(|f| f.sim_check == "failed" || f.link_failure.is_some());
     let status = if !episode.static_errors.is_empty() {
         Status::Invalid
-    } else if episode.success == Some(true) || (task_spec.is_none() && episode.abort.is_none()) {
+    } else if succeeded(&episode) && !robot_failed {
         Status::Success
     } else {
         Status::Failed
@@ -208,6 +306,7 @@ pub fn run(
             checkpoints,
             wall_time_s: wall.elapsed().as_secs_f64(),
         }),
+        robot: robot_facts.clone(),
         ..base
     };
     // The recording is closed (rerun writes its footer) while the run's own outputs
@@ -228,6 +327,9 @@ pub fn run(
         out.join("trace.jsonl").display(),
         &digest[..12]
     );
+    if let Some(r) = &robot_facts {
+        print_robot(r);
+    }
     if let Some((f, line)) = &primary {
         let at = line.map_or(String::new(), |l| format!(" at line {l}"));
         let sg = subgoal.map_or(String::new(), |s| format!(" (subgoal: {s})"));

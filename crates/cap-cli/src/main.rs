@@ -10,8 +10,10 @@ mod exec;
 mod llm;
 mod record;
 mod report;
+mod robot_link;
 mod robots;
 mod run;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -62,6 +64,8 @@ enum Command {
         inspect: InspectArgs,
         #[command(flatten)]
         record: record::RecordArgs,
+        #[command(flatten)]
+        robot: robot_link::RobotArgs,
     },
     /// Print the script API reference (the text a model is shown).
     Api {
@@ -98,6 +102,9 @@ enum Command {
         #[command(flatten)]
         inspect: InspectArgs,
     },
+    /// Play the robot side of the bridge with the scene's simulated world (for
+    /// `cap exec --robot` without hardware, and the bridge's fault tests).
+    Serve(serve::Args),
     /// Render the scene's cameras (RGB, depth, segmentation PNGs) after settling.
     Render {
         /// The scene (TOML).
@@ -265,14 +272,18 @@ fn main() -> ExitCode {
             out,
             inspect,
             record,
+            robot,
         } => exec::run(
             &scene,
             &program,
             task.as_deref(),
             seed,
             &out,
-            &inspect,
-            &record,
+            &exec::With {
+                inspect: &inspect,
+                record: &record,
+                robot: &robot,
+            },
         ),
         Command::Eval { action, args } => match action {
             Some(EvalAction::Merge { out, shards }) => eval::merge(&out, &shards),
@@ -287,6 +298,7 @@ fn main() -> ExitCode {
         } => inspect_image(&image, &statement, scene.as_deref(), &inspect),
         Command::Api { scene } => api(scene.as_deref()),
         Command::Robots { arm } => robots::run(arm.as_deref()),
+        Command::Serve(args) => serve::run(&args),
         Command::Render {
             scene,
             seed,

@@ -56,6 +56,9 @@ pub struct ExecReport {
     pub episode: Option<EpisodeFacts>,
     /// sha256 of `trace.jsonl`.
     pub trace_sha256: Option<String>,
+    /// The robot behind the bridge, for a run with `--robot`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub robot: Option<crate::robot_link::RobotFacts>,
 }
 
 impl ExecReport {
@@ -212,6 +215,7 @@ mod tests {
             error: None,
             episode: None,
             trace_sha256: None,
+            robot: None,
         }
         .refused("no task `x`");
         let v = serde_json::to_value(&r).unwrap_or_default();

@@ -54,6 +54,20 @@ pub enum FailureKind {
     CheckpointFailed,
     /// The simulated-time budget of the episode ran out.
     Timeout,
+    // a real arm behind the bridge
+    /// The link to the robot went silent or dropped; cap sends nothing more.
+    LinkLost,
+    /// The robot reports an error (its own limits, a fault, a broken protocol).
+    RobotError,
+    /// The robot is not where the motion was planned from (MoveIt's start-state check).
+    StartMismatch,
+    /// The robot is e-stopped; it stays so until a person recovers it.
+    Estop,
+    /// The robot left the path or missed the goal by more than the tolerances, or did
+    /// not finish in 1.1 x the planned duration + 0.5 s.
+    TrackingError,
+    /// The robot refused a motion or gripper command.
+    GoalRefused,
 }
 
 impl FailureKind {
@@ -79,6 +93,12 @@ impl FailureKind {
             Self::PredicateUnmet => "predicate_unmet",
             Self::CheckpointFailed => "checkpoint_failed",
             Self::Timeout => "timeout",
+            Self::LinkLost => "link_lost",
+            Self::RobotError => "robot_error",
+            Self::StartMismatch => "start_mismatch",
+            Self::Estop => "estop",
+            Self::TrackingError => "tracking_error",
+            Self::GoalRefused => "goal_refused",
         }
     }
 

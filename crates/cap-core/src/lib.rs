@@ -13,6 +13,7 @@ pub mod kinematics;
 pub mod math;
 pub mod mesh;
 pub mod paths;
+pub mod remote;
 pub mod robot;
 pub mod scene;
 pub mod trace;

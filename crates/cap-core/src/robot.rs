@@ -166,10 +166,11 @@ pub enum GateError {
 
 impl From<GateError> for Failure {
     fn from(e: GateError) -> Self {
-        Failure::new(
-            FailureKind::SafetyGate,
-            format!("safety gate refused the command: {e}"),
-        )
+        let kind = match e {
+            GateError::StartMismatch { .. } => FailureKind::StartMismatch,
+            _ => FailureKind::SafetyGate,
+        };
+        Failure::new(kind, format!("safety gate refused the command: {e}"))
     }
 }
 
@@ -484,6 +485,23 @@ pub enum BackendError {
     /// The backend's internal state is unusable (a diverging simulation, say).
     #[error("backend fault: {0}")]
     Fault(String),
+    /// A real arm behind the world failed the command, with its typed failure
+    /// (`link_lost`, `estop`, `tracking_error`, ...).
+    #[error("{0}")]
+    Remote(Failure),
+}
+
+impl BackendError {
+    /// The failure an episode ends with.
+    pub fn into_failure(self) -> Failure {
+        match self {
+            Self::Remote(f) => f,
+            Self::Link(m) => Failure::new(FailureKind::LinkLost, format!("robot link lost: {m}")),
+            e @ Self::Fault(_) => {
+                Failure::new(FailureKind::SafetyGate, format!("backend stopped: {e}"))
+            }
+        }
+    }
 }
 
 /// Something that moves an arm: the simulator, or a bridge to hardware.

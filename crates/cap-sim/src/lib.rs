@@ -29,9 +29,11 @@ pub mod plan;
 pub mod primitives;
 pub mod query;
 pub mod reach;
+pub mod remote;
 pub mod render;
 pub mod robot;
 pub mod robot_visual;
+pub mod served;
 pub mod visual;
 pub mod world;
 

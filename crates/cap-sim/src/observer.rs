@@ -65,6 +65,18 @@ pub trait StepObserver: Send + Sync {
     fn on_plan(&self, view: &StepView<'_>, path: &[Joints]) {
         let _ = (view, path);
     }
+    /// Called when a real arm behind the world has followed a motion that began at
+    /// physics step `start_step`: the commanded set-points (one per step), and the
+    /// positions the arm measured (seconds since the motion was sent, its joints).
+    fn on_measured(
+        &self,
+        view: &StepView<'_>,
+        start_step: u64,
+        commanded: &[Joints],
+        measured: &[(f64, Vec<f64>)],
+    ) {
+        let _ = (view, start_step, commanded, measured);
+    }
 }
 
 /// A shared observer.

@@ -119,7 +119,7 @@ impl World {
     /// A smooth joint-space move from `from` to `to`.
     pub fn plan_joint(&self, from: &Joints, to: &Joints) -> JointTrajectory {
         let speed = self.scene.robot.speed;
-        let v_max = self.kinematics.v_max();
+        let v_max = &self.gate.limits().v_max_rad_s;
         let profile = self.profile();
         let mut duration: f64 = MIN_DURATION_S;
         for i in 0..DOF {
@@ -172,7 +172,7 @@ impl World {
             q = next;
         }
         let speed = self.scene.robot.speed;
-        let v_max = self.kinematics.v_max();
+        let v_max = &self.gate.limits().v_max_rad_s;
         let profile = self.profile();
         let segs = n as f64;
         let mut duration =

@@ -8,7 +8,7 @@ use cap_core::failure::{Failure, FailureKind};
 use cap_core::kinematics::Joints;
 use cap_core::math;
 use cap_core::nalgebra::{Isometry3, Point3, Translation3, Vector3};
-use cap_core::robot::{JointTrajectory, RobotBackend};
+use cap_core::robot::{BackendError, JointTrajectory, RobotBackend};
 use cap_core::scene::ObjectKind;
 
 use crate::grasp::{wrap, Grasp, GraspRequest};
@@ -86,6 +86,7 @@ impl World {
         allowed: &Allowed,
         straight_only: bool,
     ) -> Result<(), Failure> {
+        self.refresh_from_robot()?;
         let q0 = self.joint_positions();
         let traj = self.plan_move(&q0, target, straight_only)?;
         self.run(traj, allowed)
@@ -117,10 +118,13 @@ impl World {
     /// Gate and execute a trajectory whose path was already checked.
     fn run_checked(&mut self, traj: JointTrajectory) -> Result<(), Failure> {
         let q0 = self.joint_positions();
-        let gated = self.gate.admit(&q0, traj).map_err(Failure::from)?;
-        let report = self
-            .execute(&gated)
-            .map_err(|e| Failure::new(FailureKind::SafetyGate, format!("backend stopped: {e}")))?;
+        // On a real arm, the motion must start where the arm is now.
+        let gated = match self.remote_start() {
+            Some(reported) => self.gate.admit_from(&q0, &reported?, traj),
+            None => self.gate.admit(&q0, traj),
+        }
+        .map_err(Failure::from)?;
+        let report = self.execute(&gated).map_err(BackendError::into_failure)?;
         match report.stopped {
             Some(f) => Err(f),
             None => Ok(()),
@@ -128,10 +132,9 @@ impl World {
     }
 
     fn set_width(&mut self, width: f64) -> Result<Option<String>, Failure> {
+        self.refresh_from_robot()?;
         let cmd = self.gate.admit_gripper(width).map_err(Failure::from)?;
-        let report = self
-            .gripper(&cmd)
-            .map_err(|e| Failure::new(FailureKind::SafetyGate, format!("backend stopped: {e}")))?;
+        let report = self.gripper(&cmd).map_err(BackendError::into_failure)?;
         if let Some(f) = self.check_time() {
             return Err(f);
         }
@@ -233,6 +236,7 @@ impl World {
 impl Primitives for World {
     fn move_to(&mut self, pos: Point3<f64>) -> Result<(), Failure> {
         finite("move_to position", pos.coords.as_slice())?;
+        self.refresh_from_robot()?;
         let rot = self.tcp().rotation;
         let target = Isometry3::from_parts(Translation3::from(pos.coords), rot);
         self.go(&target, &Allowed::default(), false)
@@ -240,6 +244,7 @@ impl Primitives for World {
 
     fn move_by(&mut self, d: Vector3<f64>) -> Result<(), Failure> {
         finite("move_by offset", d.as_slice())?;
+        self.refresh_from_robot()?;
         let p = Point3::from(self.tcp().translation.vector + d);
         self.move_to(p)
     }
@@ -253,6 +258,7 @@ impl Primitives for World {
     }
 
     fn home(&mut self) -> Result<(), Failure> {
+        self.refresh_from_robot()?;
         let q0 = self.joint_positions();
         let home = *self.kinematics.home();
         let traj = self.plan_joint(&q0, &home);
@@ -260,6 +266,7 @@ impl Primitives for World {
     }
 
     fn pick_with(&mut self, name: &str, request: &GraspRequest) -> Result<Grasp, Failure> {
+        self.refresh_from_robot()?;
         // `object` builds the unknown-object failure listing the scene's names.
         self.object(name)?;
         let Some(idx) = self.object_index(name) else {
@@ -339,6 +346,7 @@ impl Primitives for World {
         target: &str,
         yaw_rad: Option<f64>,
     ) -> Result<(), Failure> {
+        self.refresh_from_robot()?;
         let t = self.object(target)?;
         self.object(name)?;
         if name == target {
@@ -369,6 +377,7 @@ impl Primitives for World {
         yaw_rad: Option<f64>,
     ) -> Result<(), Failure> {
         finite("place_at position", pos.coords.as_slice())?;
+        self.refresh_from_robot()?;
         self.object(name)?;
         self.place(name, pos, Allowed::default(), yaw_rad)
     }

@@ -96,14 +96,16 @@ pub struct World {
     finger_colliders: [ColliderHandle; 2],
     pub(crate) kinematics: Arc<ArmKinematics>,
     pub(crate) gate: SafetyGate,
-    q: Joints,
-    width_m: f64,
+    pub(crate) q: Joints,
+    pub(crate) width_m: f64,
     pub(crate) held: Option<Held>,
     step: u64,
     /// Steps after which motions stop with a timeout (the task's time limit).
     pub(crate) step_limit: Option<u64>,
     pub(crate) render_model: Arc<RenderModel>,
-    observer: Option<SharedObserver>,
+    pub(crate) observer: Option<SharedObserver>,
+    /// The real arm this world mirrors, if any (never copied by a fork).
+    pub(crate) remote: cap_core::remote::RemoteSlot,
 }
 
 impl World {
@@ -171,6 +173,7 @@ impl World {
             step_limit: None,
             render_model: Arc::new(a.render_model),
             observer: None,
+            remote: cap_core::remote::RemoteSlot::default(),
         };
         for _ in 0..60 {
             world.step_physics();
@@ -384,6 +387,9 @@ impl World {
         for _ in 0..n {
             self.step_physics();
         }
+        if self.remote.is_attached() {
+            self.settle_remote(secs);
+        }
     }
 
     fn first_non_finite_object(&self) -> Option<String> {
@@ -397,7 +403,7 @@ impl World {
     }
 
     /// Put the arm's kinematic bodies where `q` and `width` say, for the next step.
-    fn drive_arm(&mut self, q: &Joints, width_m: f64) {
+    pub(crate) fn drive_arm(&mut self, q: &Joints, width_m: f64) {
         let frames = self.kinematics.frames(q);
         for (part, body) in self.parts.iter().zip(self.part_bodies.iter()) {
             let pose = part_frame_pose(&frames, part.frame, width_m) * part.local;
@@ -410,7 +416,7 @@ impl World {
     }
 
     /// Objects each finger touches (by object index), sorted.
-    fn finger_contacts(&self) -> [Vec<usize>; 2] {
+    pub(crate) fn finger_contacts(&self) -> [Vec<usize>; 2] {
         let mut out = [Vec::new(), Vec::new()];
         for (f, finger) in self.finger_colliders.iter().enumerate() {
             for (i, o) in self.objects.iter().enumerate() {
@@ -427,7 +433,7 @@ impl World {
         out
     }
 
-    fn attach(&mut self, object: usize) {
+    pub(crate) fn attach(&mut self, object: usize) {
         let Some(ob) = self.objects.get(object).copied() else {
             return;
         };
@@ -456,7 +462,7 @@ impl World {
         });
     }
 
-    fn release(&mut self) -> Option<usize> {
+    pub(crate) fn release(&mut self) -> Option<usize> {
         let held = self.held.take()?;
         self.impulse_joints.remove(held.joint, true);
         let ob = self.objects[held.object];
@@ -477,7 +483,7 @@ impl World {
     }
 
     /// Check the held object's grasp after a step; `Some(failure)` if it slipped.
-    fn check_slip(&mut self) -> Option<Failure> {
+    pub(crate) fn check_slip(&mut self) -> Option<Failure> {
         let held = self.held.as_mut()?;
         let impulse = self.impulse_joints.get(held.joint)?.impulses;
         // rapier writes back the impulse of the last solver substep (dt / substeps).
@@ -550,11 +556,33 @@ impl RobotBackend for World {
     }
 
     fn execute(&mut self, traj: &GatedTrajectory) -> Result<MotionReport, BackendError> {
-        let width = self.width_m;
-        let mut report = MotionReport::default();
         if let Some(o) = &self.observer {
             o.on_plan(&self.view(), traj.points());
         }
+        if self.remote.is_attached() {
+            return self.execute_remote(traj);
+        }
+        self.follow(traj, true)
+    }
+
+    fn gripper(&mut self, cmd: &GatedGripper) -> Result<GripperReport, BackendError> {
+        if self.remote.is_attached() {
+            return self.gripper_remote(cmd);
+        }
+        self.gripper_local(cmd)
+    }
+}
+
+impl World {
+    /// Drive the arm along `traj` in the simulation, stopping at the time limit and (if
+    /// `check_slip`) when a held object slips.
+    pub(crate) fn follow(
+        &mut self,
+        traj: &GatedTrajectory,
+        check_slip: bool,
+    ) -> Result<MotionReport, BackendError> {
+        let width = self.width_m;
+        let mut report = MotionReport::default();
         for q in traj.points() {
             if let Some(f) = self.check_time() {
                 report.stopped = Some(f);
@@ -563,6 +591,9 @@ impl RobotBackend for World {
             self.drive_arm(q, width);
             self.step_physics();
             report.executed += 1;
+            if !check_slip {
+                continue;
+            }
             if let Some(f) = self.check_slip() {
                 report.stopped = Some(f);
                 return Ok(report);
@@ -572,7 +603,11 @@ impl RobotBackend for World {
         Ok(report)
     }
 
-    fn gripper(&mut self, cmd: &GatedGripper) -> Result<GripperReport, BackendError> {
+    /// Open or close the simulated gripper.
+    pub(crate) fn gripper_local(
+        &mut self,
+        cmd: &GatedGripper,
+    ) -> Result<GripperReport, BackendError> {
         let target = cmd.width_m();
         let q = self.q;
         let dw = GRIPPER_SPEED_M_S * DT_S;
