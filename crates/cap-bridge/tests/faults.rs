@@ -283,3 +283,45 @@ fn a_client_that_goes_silent_or_dies_leaves_the_arm_stopped_within_the_watchdog(
         assert!(stopped < quiet_from + 1.0, "the 2 s goal was cut short");
     }
 }
+
+#[test]
+fn a_reconnect_never_resumes_the_old_goal_and_finds_the_error_latched() {
+    let faults = Faults {
+        drop_after_s: Some(0.2),
+        ..Faults::default()
+    };
+    let server = SimArm::start(hello(), HOME.to_vec(), faults).unwrap();
+    let c = connect(&server);
+    let s = c.wait_for_state().unwrap();
+    let e = c
+        .execute(&goal("g1", &joints(&s), 0.8, 2.0, s.stamp), 2.0)
+        .unwrap_err();
+    assert!(matches!(e, BridgeError::LinkLost(_)), "{e}");
+    drop(c);
+    let dropped = server.record().event_s("dropped").unwrap();
+    // A new client: the arm is where the drop left it, no goal active, the error
+    // latched; a new goal is refused until recover, and accepted after it.
+    let c = BridgeClient::connect(&server.url(), ClientOptions::default()).unwrap();
+    let err = c.wait_for_state().unwrap_err();
+    assert!(matches!(err, BridgeError::RobotError { .. }), "{err}");
+    let (s, _) = c.state().unwrap();
+    assert_eq!(s.active_goal, None);
+    assert_eq!(s.mode, Mode::Error);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = server.record();
+    assert!(
+        r.last_motion_s().unwrap() <= dropped + 0.01,
+        "resumed: {r:?}"
+    );
+    c.recover().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let s = loop {
+        if let Ok(s) = c.check_link() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "not recovered");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    c.execute(&goal("g2", &joints(&s), -0.05, 0.3, s.stamp), 0.3)
+        .unwrap_or_else(|e| panic!("{e}"));
+}

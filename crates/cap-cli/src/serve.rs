@@ -200,9 +200,16 @@ pub fn run(args: &Args) -> Result<u8> {
     println!("serving on ws://{}:{}", args.host, server.port());
     std::io::stdout().flush()?;
     let started = Instant::now();
+    let mut printed = 0;
     loop {
         std::thread::sleep(Duration::from_millis(20));
         let r = server.record();
+        // Each event as it happens, on the server's clock (seconds since it started).
+        for (t, what) in r.events.iter().skip(printed) {
+            println!("event {t:.3} {what}");
+        }
+        printed = r.events.len();
+        std::io::stdout().flush()?;
         let left = args.once
             && r.has_event("connected")
             && r.events

@@ -120,7 +120,14 @@ impl World {
         let q0 = self.joint_positions();
         // On a real arm, the motion must start where the arm is now.
         let gated = match self.remote_start() {
-            Some(reported) => self.gate.admit_from(&q0, &reported?, traj),
+            Some(reported) => {
+                let admitted = self.gate.admit_from(&q0, &reported?, traj);
+                if let Err(e @ cap_core::robot::GateError::StartMismatch { .. }) = &admitted {
+                    // The robot is not where cap thinks: nothing more is sent.
+                    self.end_remote(Failure::from(e.clone()));
+                }
+                admitted
+            }
             None => self.gate.admit(&q0, traj),
         }
         .map_err(Failure::from)?;

@@ -154,7 +154,7 @@ impl World {
             return Ok(());
         };
         let (measured, objects) = got?;
-        self.correct(&measured, &objects)
+        self.correct(&measured, &objects, true)
     }
 
     /// The arm's joints now, to check a motion's start against (`None` without an arm).
@@ -164,8 +164,17 @@ impl World {
             .map(|r| r.map(|m| m.q))
     }
 
-    /// Correct the mirror to `measured` and `objects`: joints, gripper, what is held.
-    fn correct(&mut self, measured: &Measured, objects: &[ReportedObject]) -> Result<(), Failure> {
+    /// Correct the mirror to `measured` and `objects`: gripper, what is held, and (if
+    /// `adopt_joints`) the joints. Right after a motion the mirror keeps the joints the
+    /// motion ended at, so that the next motion planned from there is checked against
+    /// where the robot says it is (the gate's start-state check); each primitive adopts
+    /// the measured joints before it plans.
+    fn correct(
+        &mut self,
+        measured: &Measured,
+        objects: &[ReportedObject],
+        adopt_joints: bool,
+    ) -> Result<(), Failure> {
         if !measured.q.iter().all(|v| v.is_finite()) {
             let f = Failure::new(
                 FailureKind::RobotError,
@@ -178,7 +187,8 @@ impl World {
             .gripper_width_m
             .unwrap_or(self.width_m)
             .clamp(0.0, self.robot.gripper_max_width_m());
-        self.drive_arm(&measured.q, width);
+        let q = if adopt_joints { measured.q } else { self.q };
+        self.drive_arm(&q, width);
         for o in objects {
             if let Some(i) = self.object_index(&o.name) {
                 self.set_object_pose(i, &o.pose);
@@ -209,7 +219,7 @@ impl World {
             .with(|arm| Ok(arm.objects()))
             .unwrap_or(Ok(Vec::new()));
         let objects = objects.map_err(BackendError::Remote)?;
-        self.correct(&motion.end, &objects)
+        self.correct(&motion.end, &objects, false)
             .map_err(BackendError::Remote)?;
         if let Some(o) = &self.observer {
             o.on_measured(&self.view(), start_step, traj.points(), &motion.measured);

@@ -102,6 +102,60 @@ impl EpisodeCtx {
         });
     }
 
+    /// Log a motion a real arm followed, from physics step `start_step`: each joint's
+    /// commanded position (`robot/joints/jN/commanded`, every 4th set-point) and the
+    /// position the arm measured (`robot/joints/jN/measured`, at its time since the arm
+    /// accepted the motion), side by side on the `step` and `sim_time` timelines.
+    pub(crate) fn log_joints(
+        &self,
+        start_step: u64,
+        commanded: Vec<Joints>,
+        measured: Vec<(f64, Vec<f64>)>,
+    ) {
+        let attempt = self.attempt;
+        let n = measured.first().map_or(0, |m| m.1.len());
+        self.recorder.submit_episode(self.id, move |rec, start| {
+            let base = (start + start_step) as i64;
+            let cmd: Vec<(i64, &Joints)> = commanded
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| k % 4 == 3)
+                .map(|(k, q)| (base + k as i64 + 1, q))
+                .collect();
+            let meas: Vec<(i64, &Vec<f64>)> = measured
+                .iter()
+                .map(|(t, q)| (base + (t / cap_sim::world::DT_S).round() as i64, q))
+                .collect();
+            for j in 0..n {
+                let series: [(String, Vec<i64>, Vec<f64>); 2] = [
+                    (
+                        format!("robot/joints/j{}/commanded", j + 1),
+                        cmd.iter().map(|c| c.0).collect(),
+                        cmd.iter().map(|c| c.1[j]).collect(),
+                    ),
+                    (
+                        format!("robot/joints/j{}/measured", j + 1),
+                        meas.iter().map(|m| m.0).collect(),
+                        meas.iter()
+                            .map(|m| m.1.get(j).copied().unwrap_or(f64::NAN))
+                            .collect(),
+                    ),
+                ];
+                for (entity, steps, values) in series {
+                    if steps.is_empty() {
+                        continue;
+                    }
+                    if let Ok(cols) = rerun::Scalars::new(values).columns_of_unit_batches() {
+                        logged(
+                            "joint positions",
+                            rec.send_columns(entity, time_columns(&steps, attempt), cols),
+                        );
+                    }
+                }
+            }
+        });
+    }
+
     /// Log the episode's trace (at each event's sim time) and its checkpoint frames
     /// (read from `dir`, where the monitor wrote them), on the writer thread.
     pub(crate) fn log_trace(&self, trace: Vec<TraceEvent>, dir: Option<PathBuf>) {
@@ -226,6 +280,17 @@ impl StepObserver for Watch {
     fn on_plan(&self, world: &StepView<'_>, path: &[Joints]) {
         let pts = world.tcp_path(&decimate(path, PLAN_POINTS));
         self.0.log_path(PLANNED_PATH, pts, world.steps());
+    }
+
+    fn on_measured(
+        &self,
+        _world: &StepView<'_>,
+        start_step: u64,
+        commanded: &[Joints],
+        measured: &[(f64, Vec<f64>)],
+    ) {
+        self.0
+            .log_joints(start_step, commanded.to_vec(), measured.to_vec());
     }
 }
 

@@ -9,6 +9,7 @@
 //! | `world/robot/tcp` | the tool-centre point, a marker in its own frame | at the start |
 //! | `world/poses` | the poses of the moving bodies and the TCP: `Transform3D` rows, each naming its frame (`child_frame`, e.g. `world/robot/link3`), as ROS logs `/tf` | sampled every [`Recorder::sample_every`] physics steps, logged when they changed (all at the recording's first sample), sent as columns in batches |
 //! | `world/robot/gripper_opening` | gripper opening, m (`Scalars`) | sampled likewise |
+//! | `robot/joints/jN/commanded`, `robot/joints/jN/measured` | on a real arm behind the bridge: each joint's commanded position and the one the arm measured (`Scalars`), side by side | after each motion the arm followed |
 //! | `world/robot/planned_path` | the TCP along each planned motion (`LineStrips3D`) | when a motion starts |
 //! | `world/robot/tcp_path` | the TCP path of the whole episode (`LineStrips3D`) | at the end |
 //! | `camera/CAM/rgb`, `…/depth`, `…/segmentation` | checkpoint frames (PNG, as the inspector saw them) | at each checkpoint |
