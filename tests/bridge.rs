@@ -354,3 +354,33 @@ fn killing_cap_mid_trajectory_leaves_the_arm_holding() {
         "the goal ran on: {record}"
     );
 }
+
+#[test]
+fn cap_run_sends_only_the_repaired_program_to_the_robot() {
+    let (url, llm) = common::llm_server(vec![common::WRONG.into(), common::RIGHT.into()]);
+    let server = serve("run", &[]);
+    let cache = tmp("run-cache");
+    let out = tmp("run-out");
+    let mut args = common::run_args(&url, cache.to_str().unwrap(), out.to_str().unwrap());
+    args.extend(["--robot", &server.url]);
+    let o = common::cap(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(llm.join().unwrap().len(), 2, "one repair");
+    let record = server.finish();
+    let connections = record["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e[1] == "connected")
+        .count();
+    assert_eq!(
+        connections, 1,
+        "only the final program reaches the robot: {record}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("robot/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["status"], "success", "{report:#}");
+    assert_eq!(report["robot"]["sim_check"], "passed");
+    assert!(report["robot"]["motions"].as_u64().unwrap() >= 6);
+}

@@ -47,6 +47,10 @@ pub struct Args {
     pub inspect: InspectArgs,
     #[command(flatten)]
     pub record: crate::record::RecordArgs,
+    /// Then run the program that succeeded on this robot (`cap exec --robot`; its
+    /// report goes to OUT/robot/).
+    #[command(flatten)]
+    pub robot: crate::robot_link::RobotArgs,
 }
 
 fn norm(s: &str) -> String {
@@ -203,9 +207,29 @@ pub fn run(a: &Args) -> Result<u8> {
         );
     }
     if report.success {
+        if a.robot.robot.is_some() {
+            // The program that succeeded in simulation, on the robot (sim first again,
+            // on the world the robot reports).
+            let code = crate::exec::run(
+                &a.scene,
+                &a.out.join("final.rhai"),
+                task.as_ref().map(|t| t.name.as_str()),
+                0,
+                &a.out.join("robot"),
+                &crate::exec::With {
+                    inspect: &a.inspect,
+                    record: &crate::record::RecordArgs::default(),
+                    robot: &a.robot,
+                },
+            )?;
+            return Ok(if recorded { code } else { code.max(1) });
+        }
         // A recording that could not be written fails the command.
         Ok(if recorded { 0 } else { 1 })
     } else {
+        if let Some(url) = &a.robot.robot {
+            eprintln!("cap: the robot at {url} was not moved: no program succeeded in simulation");
+        }
         eprintln!("cap: {}", report.stopped);
         Ok(1)
     }
