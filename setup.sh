@@ -16,6 +16,9 @@ bash scripts/fetch-llm.sh
 bash scripts/fetch-rerun.sh
 # URDFs and meshes of third-party arms (Panda, UR5, SO-101, xArm7, ...), example-robot-data from PyPI.
 bash scripts/fetch-robots.sh
+# The Python side of the bridge (websockets, numpy, pybullet; pinned wheels, CPython 3.11):
+# the PyBullet reference arm and the SDK's tests. Without Python 3.11 only those are missing.
+bash scripts/fetch-python-bridge.sh || echo "setup: the PyBullet reference arm is not installed (above); its tests will fail, the rest of cap works" >&2
 # Meshes of third-party objects (a mug, a duck, 1,000 random grasping objects), pybullet_data from PyPI.
 bash scripts/fetch-objects.sh
 ./target/release/cap validate scenes/*.toml scenes/arms/*.toml

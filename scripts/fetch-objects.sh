@@ -12,8 +12,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VERSION=3.2.7
-WHEEL=pybullet-3.2.7-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-WHEEL_SHA256=5d858abf7c12a21ef3ed351cf81dac1b5e486ec25c9ab59bfc84beb89034edff
+WHEEL="$PYBULLET_WHEEL"
+WHEEL_SHA256="$PYBULLET_SHA256"
 
 dest="$CAP_DATA/objects/pybullet_data"
 stamp="$dest/.complete-$WHEEL_SHA256"
@@ -25,10 +25,10 @@ fi
 mkdir -p "$CAP_DATA/objects"
 tmp="$(mktemp -d "$CAP_DATA/objects/.fetch.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-echo "objects: downloading the pybullet $VERSION wheel from PyPI (~103 MB; only its meshes are kept)"
-download_wheel fetch-objects "pybullet==$VERSION" "$WHEEL" "$WHEEL_SHA256" "$tmp" \
+echo "objects: the pybullet $VERSION wheel from PyPI (~103 MB, kept in $CAP_DATA/wheels/; only its meshes are unpacked)"
+cached_wheel fetch-objects "pybullet==$VERSION" "$WHEEL" "$WHEEL_SHA256" \
   --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp --abi cp311
-python3 - "$tmp/$WHEEL" "$tmp/out" <<'PY'
+python3 - "$CAP_DATA/wheels/$WHEEL" "$tmp/out" <<'PY'
 import os, sys, zipfile
 wheel, out = sys.argv[1:]
 keep_files = {

@@ -48,3 +48,21 @@ download_wheel() {
     exit 1
   fi
 }
+
+# The pybullet wheel both scripts/fetch-objects.sh (its meshes) and
+# scripts/fetch-python-bridge.sh (the reference arm) use: the manylinux x86_64 CPython
+# 3.11 one, named explicitly so the same pinned file is fetched whatever the local Python.
+PYBULLET_WHEEL=pybullet-3.2.7-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+PYBULLET_SHA256=5d858abf7c12a21ef3ed351cf81dac1b5e486ec25c9ab59bfc84beb89034edff
+
+# cached_wheel WHAT SPEC WHEEL WHEEL_SHA256 [PIP_ARGS...]: make sure
+# `$CAP_DATA/wheels/WHEEL` is there with that sha256, downloading it with pip if not.
+cached_wheel() {
+  local what="$1" spec="$2" wheel="$3" sha="$4"
+  shift 4
+  mkdir -p "$CAP_DATA/wheels"
+  if has_sha "$CAP_DATA/wheels/$wheel" "$sha"; then
+    return 0
+  fi
+  download_wheel "$what" "$spec" "$wheel" "$sha" "$CAP_DATA/wheels" "$@"
+}

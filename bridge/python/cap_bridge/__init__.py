@@ -7,8 +7,8 @@ of the goal, and keeps the watchdog: if cap's heartbeats stop for `watchdog_ms`,
 socket drops mid-goal, it calls `stop()` and latches an error until cap sends
 `recover`. One client at a time; a new connection never resumes an old goal.
 
-Needs `websockets` (PyPI). Status: in progress (issue 20); not yet run against
-hardware.
+Needs `websockets` (PyPI). Run against cap's `cap exec --robot` with the PyBullet
+reference arm (examples/pybullet_panda.py); not run against hardware.
 """
 
 import asyncio
@@ -42,6 +42,12 @@ def sample(goal, start, t):
     return list(pts[-1]["positions"]) if pts else list(start)
 
 
+def gripper_result(gid, done):
+    width, grasped = done
+    return {"type": "gripper_result", "id": gid, "position": float(width),
+            "grasped": bool(grasped), "error": None}
+
+
 class RobotAdapter:
     """Subclass and implement read_state, execute, stop, gripper, object_poses."""
 
@@ -73,9 +79,27 @@ class RobotAdapter:
         raise NotImplementedError
 
     def gripper(self, position, max_effort):
-        """Move the gripper to `position` m (close until it grips); blocking.
-        Return (width, grasped)."""
+        """Move the gripper to `position` m (close until it grips). Either block and
+        return (width, grasped) (keep it well under the link timeout, 200 ms), or
+        start the motion and return None: the SDK then calls `gripper_poll()` every
+        control period, and refuses goals, until it returns (width, grasped)."""
         raise NotImplementedError
+
+    def gripper_poll(self):
+        """(width, grasped) once a gripper motion `gripper` started has ended, else None."""
+        return None
+
+    def update(self):
+        """Called every control period (about 4 ms), idle or not: a simulated arm steps
+        its physics here."""
+
+    def on_event(self, stamp, what):
+        """Each SDK event (connected, goal accepted/done, watchdog, link_lost, ...), with
+        its time on the robot's clock. Prints `event T what` by default."""
+        print(f"event {stamp:.3f} {what}", flush=True)
+
+    def on_session_end(self):
+        """Called when cap's connection ends, after the arm is held."""
 
     def object_poses(self):
         """{name: ([x, y, z], [qx, qy, qz, qw])} in cap's world frame ({} for none)."""
@@ -84,6 +108,7 @@ class RobotAdapter:
     # --- the SDK ------------------------------------------------------------------
     def __init__(self):
         self.mode, self.error, self.goal, self.seq = "idle", None, None, 0
+        self.pending_gripper = None
         self.t0 = time.monotonic()
         self.events = []
 
@@ -92,11 +117,12 @@ class RobotAdapter:
 
     def event(self, what):
         self.events.append((self.now(), what))
+        self.on_event(self.now(), what)
 
     def halt(self, mode, code, message):
-        if self.goal is not None:
+        if self.goal is not None or self.pending_gripper is not None:
             self.stop()
-        self.goal, self.mode = None, mode
+        self.goal, self.mode, self.pending_gripper = None, mode, None
         self.error = {"code": code, "message": message}
         self.event(code)
 
@@ -121,6 +147,8 @@ class RobotAdapter:
         t = g["trajectory"]
         if self.mode != "idle":
             return INVALID_GOAL, f"the arm is {self.mode}; send recover first"
+        if self.pending_gripper is not None:
+            return INVALID_GOAL, "the gripper is moving"
         if t["joint_names"] != list(self.joint_names):
             return INVALID_JOINTS, f"joints {t['joint_names']}, the robot's are {self.joint_names}"
         if self.now() > g["expires_at"]:
@@ -165,12 +193,15 @@ class RobotAdapter:
             return []
         if kind == "gripper":
             pos = m["position"]
-            if self.mode != "idle" or not (0.0 <= pos <= self.gripper_max_width + 1e-9):
+            busy = self.mode != "idle" or self.pending_gripper is not None
+            if busy or not (0.0 <= pos <= self.gripper_max_width + 1e-9):
                 return [{"type": "gripper_result", "id": m["id"], "position": 0.0,
                          "grasped": False, "error": f"refused (mode {self.mode}, width {pos})"}]
-            width, grasped = self.gripper(pos, m["max_effort"])
-            return [{"type": "gripper_result", "id": m["id"], "position": width,
-                     "grasped": bool(grasped), "error": None}]
+            done = self.gripper(pos, min(m["max_effort"], self.gripper_max_effort))
+            if done is None:
+                self.pending_gripper = m["id"]
+                return []
+            return [gripper_result(m["id"], done)]
         if kind == "recover":
             self.mode, self.error = "idle", None
             self.event("recovered")
@@ -178,7 +209,12 @@ class RobotAdapter:
 
     def tick(self):
         """Watch the goal: path tolerance, then done when past its end and within the
-        goal tolerance."""
+        goal tolerance. Also ends a gripper motion in progress."""
+        if self.pending_gripper is not None:
+            done = self.gripper_poll()
+            if done is not None:
+                gid, self.pending_gripper = self.pending_gripper, None
+                return gripper_result(gid, done)
         g = self.goal
         if g is None:
             return None
@@ -223,6 +259,7 @@ class RobotAdapter:
                         await ws.send(json.dumps(reply))
                 except asyncio.TimeoutError:
                     pass
+                self.update()
                 if time.monotonic() - heard > self.watchdog_ms / 1000 and self.mode != "error":
                     self.halt("error", "watchdog", "no heartbeat from the client")
                 result = self.tick()
@@ -240,19 +277,51 @@ class RobotAdapter:
                             {"name": n, "position": list(p), "orientation": list(o)}
                             for n, (p, o) in poses.items()]}))
         except (ConnectionClosed, ValueError):
-            if self.goal is not None:
+            if self.goal is not None or self.pending_gripper is not None:
                 self.halt("error", "link_lost", "the socket dropped")
             else:
                 self.event("disconnected")
+        self.on_session_end()
 
-    async def serve_async(self, host="127.0.0.1", port=0, ready=None):
+    async def serve_async(self, host="127.0.0.1", port=0, ready=None, once=False):
+        """Serve cap's connections, one at a time (a second is closed with 1013), and
+        call `update()` between them too. With `once`, return when the first ends."""
         from websockets.asyncio.server import serve
-        async with serve(self.session, host, port) as server:
+        ended = asyncio.Event()
+        busy = [False]
+
+        async def handler(ws):
+            if busy[0]:
+                await ws.close(1013, "another client is connected")
+                return
+            busy[0] = True
+            try:
+                await self.session(ws)
+            finally:
+                busy[0] = False
+                ended.set()
+
+        async def idle():
+            while True:
+                if not busy[0]:
+                    self.update()
+                await asyncio.sleep(0.004)
+
+        async with serve(handler, host, port) as server:
             port = server.sockets[0].getsockname()[1]
             if ready:
                 ready(port)
-            await asyncio.Future()
+            ticker = asyncio.create_task(idle())
+            try:
+                if once:
+                    await ended.wait()
+                else:
+                    await asyncio.Future()
+            finally:
+                ticker.cancel()
 
-    def serve(self, host="127.0.0.1", port=0):
-        """Serve until interrupted; prints the address."""
-        asyncio.run(self.serve_async(host, port, lambda p: print(f"serving on ws://{host}:{p}", flush=True)))
+    def serve(self, host="127.0.0.1", port=0, once=False):
+        """Serve until interrupted (or, with `once`, until the first connection ends);
+        prints the address."""
+        asyncio.run(self.serve_async(
+            host, port, lambda p: print(f"serving on ws://{host}:{p}", flush=True), once))

@@ -14,6 +14,7 @@ mod robot_link;
 mod robots;
 mod run;
 mod serve;
+mod world_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -105,6 +106,22 @@ enum Command {
     /// Play the robot side of the bridge with the scene's simulated world (for
     /// `cap exec --robot` without hardware, and the bridge's fault tests).
     Serve(serve::Args),
+    /// Print the laid-out tabletop (table, arm base, objects with their poses, masses,
+    /// frictions and collision parts) as JSON, for another engine to build the same
+    /// world.
+    World {
+        /// The scene (TOML).
+        scene: PathBuf,
+        /// Randomisation seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the JSON here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Judge a task's success predicate with the objects at poses from a file (another
+    /// engine's, a robot's perception), not cap's simulation: exit 0 if it holds, 1 if not.
+    Judge(world_cmd::JudgeArgs),
     /// Render the scene's cameras (RGB, depth, segmentation PNGs) after settling.
     Render {
         /// The scene (TOML).
@@ -299,6 +316,8 @@ fn main() -> ExitCode {
         Command::Api { scene } => api(scene.as_deref()),
         Command::Robots { arm } => robots::run(arm.as_deref()),
         Command::Serve(args) => serve::run(&args),
+        Command::World { scene, seed, out } => world_cmd::world(&scene, seed, out.as_deref()),
+        Command::Judge(args) => world_cmd::judge(&args),
         Command::Render {
             scene,
             seed,

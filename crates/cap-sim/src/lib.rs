@@ -22,6 +22,7 @@ pub mod geometry;
 pub mod grasp;
 pub mod grasp_mesh;
 pub mod labels;
+pub mod layout;
 pub mod link_shapes;
 pub mod mesh_model;
 pub mod observer;

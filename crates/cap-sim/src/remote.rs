@@ -117,7 +117,7 @@ impl World {
     }
 
     /// Put object `i` at `pose`, at rest, unless the hand holds it.
-    fn set_object_pose(&mut self, i: usize, pose: &Isometry3<f64>) {
+    pub(crate) fn set_object_pose(&mut self, i: usize, pose: &Isometry3<f64>) {
         if self.held.as_ref().is_some_and(|h| h.object == i) {
             return;
         }
