@@ -146,8 +146,8 @@ fn the_sdk_keeps_its_promises() {
         .unwrap();
     let log = stderr(&o);
     assert!(o.status.success(), "{log}");
-    assert!(log.contains("Ran 6 tests"), "{log}");
-    assert_eq!(log.matches(") ... ok").count(), 6, "{log}");
+    assert!(log.contains("Ran 7 tests"), "{log}");
+    assert_eq!(log.matches(") ... ok").count(), 7, "{log}");
     assert!(log.contains("test_silent_client_stops_the_arm_within_the_watchdog_and_latches ("));
 }
 

@@ -4,8 +4,8 @@ PyBullet (pybullet==3.2.7 from PyPI) is an engine independent of cap's: its own
 dynamics, contacts, friction and tracking error. The arm is the `franka_panda/panda.urdf`
 that pybullet_data ships, driven by PyBullet's motor-driven position control at 240 Hz
 with feed-forward velocity and the datasheet torque limits; the two fingers are
-position-controlled prismatic joints that squeeze with the effort cap asks for (20 N
-per finger at most, the URDF's limit). The table and the objects are built from
+position-controlled prismatic joints, geared together as the real hand's are, that
+squeeze with the effort cap asks for (20 N per finger at most, the URDF's limit). The table and the objects are built from
 `cap world SCENE --seed N` (their collision parts, masses and frictions), so the layout
 is the one cap expects, and the objects then move by PyBullet's physics alone.
 
@@ -20,8 +20,8 @@ is the one cap expects, and the objects then move by PyBullet's physics alone.
 It steps in real time (one step per 1/240 s of the wall clock), so cap's watchdog and
 timing see what a real arm would give them. `--final-poses` writes PyBullet's object
 poses after the connection ends and one more second of settling; `--record` writes the
-arm's joint positions and velocities at 60 Hz and the SDK's events, with wall-clock
-stamps, as JSON lines. Needs `pybullet`, `numpy` and `websockets`
+arm's joint positions and velocities and the gripper at 60 Hz, object positions at
+10 Hz and the SDK's events, with wall-clock stamps, as JSON lines. Needs `pybullet`, `numpy` and `websockets`
 (scripts/fetch-python-bridge.sh installs them, pinned, in cap's data directory).
 """
 
@@ -88,7 +88,7 @@ class PyBulletPanda(RobotAdapter):
         self.target, self.sample_at, self.goal_step = list(HOME), None, 0
         self.finger_target, self.finger_force = 0.04, FINGER_EFFORT_N
         self.grip_started, self.grip_still_since = None, None
-        self.next_record = 0.0
+        self.next_record, self.recorded = 0.0, 0
 
     # --- the world ---------------------------------------------------------------
     def build(self, world):
@@ -115,6 +115,14 @@ class PyBulletPanda(RobotAdapter):
         for j in self.fingers:
             p.resetJointState(self.arm, j, 0.04, physicsClientId=c)
             p.changeDynamics(self.arm, j, lateralFriction=FINGER_FRICTION, physicsClientId=c)
+        # The Panda's fingers share one motor through a rack: they move together. Two
+        # independent force-limited fingers would let a held object slide sideways
+        # with both of them (each saturated, neither restoring).
+        gear = p.createConstraint(self.arm, self.fingers[0], self.arm, self.fingers[1],
+                                  jointType=p.JOINT_GEAR, jointAxis=[1, 0, 0],
+                                  parentFramePosition=[0, 0, 0], childFramePosition=[0, 0, 0],
+                                  physicsClientId=c)
+        p.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=50, physicsClientId=c)
         self.objects = {}
         for o in world["objects"]:
             self.objects[o["name"]] = self.build_object(o)
@@ -211,9 +219,13 @@ class PyBulletPanda(RobotAdapter):
             return
         self.next_record = self.steps * DT + 1.0 / 60.0
         q, v = self.arm_state()
-        self.record.write(json.dumps({"t": time.time(), "q": q, "qd": v, "mode": self.mode,
-                                      "width": sum(self.finger_state()[0]),
-                                      "grasped": self.grasped()}) + "\n")
+        row = {"t": time.time(), "q": q, "qd": v, "mode": self.mode,
+               "fingers": self.finger_state()[0], "grasped": self.grasped()}
+        self.recorded += 1
+        if self.recorded % 6 == 1:
+            # Object positions at 10 Hz: where a miss happened, from PyBullet's side.
+            row["objects"] = {n: [round(x, 4) for x in pos] for n, (pos, _) in self.object_poses().items()}
+        self.record.write(json.dumps(row) + "\n")
 
     # --- the adapter -----------------------------------------------------------------
     def read_state(self):

@@ -221,5 +221,18 @@ class SdkTests(unittest.TestCase):
         again.close()
 
 
+class ExampleTests(unittest.TestCase):
+    def test_every_example_compiles(self):
+        """The ROS 2 and LeRobot sketches cannot run here (no rclpy, no lerobot, no
+        arm); they must at least be valid Python."""
+        folder = os.path.join(HERE, "..", "examples")
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))
+        self.assertIn("ros2_control_adapter.py", names)
+        self.assertIn("so101_lerobot_adapter.py", names)
+        for n in names:
+            with open(os.path.join(folder, n)) as f:
+                compile(f.read(), n, "exec")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -157,6 +157,11 @@ pub fn say(pb: &indicatif::ProgressBar, line: String) {
     }
 }
 
+/// Where the embedded model's warm prompt states live: `$DATA/llm-state/`.
+pub fn warm_state_dir() -> std::path::PathBuf {
+    cap_core::paths::data_dir().join("llm-state")
+}
+
 /// Load the embedded model (`spec`: a known name or a GGUF path; none: the default);
 /// with a progress bar, it shows loading and streams its tokens there.
 pub fn load_local(
@@ -171,6 +176,7 @@ pub fn load_local(
         cfg.threads = t.max(1);
     }
     cfg.context = context.max(256);
+    cfg.state_dir = Some(warm_state_dir());
     let p = LocalProvider::load(cfg).map_err(|e| BadInput(e.to_string()))?;
     let Some(pb) = pb else {
         return Ok(p);
@@ -187,10 +193,18 @@ pub fn load_local(
         LocalEvent::Done(s) => say(
             &bar,
             format!(
-                "  model: {} prompt tokens ({} already in the cache) read at {:.0}/s, {} tokens written at {:.1}/s{}",
+                "  model: {} prompt tokens ({} already in the cache{}) read at {:.0}/s in {:.1} s, {} tokens written at {:.1}/s{}",
                 s.prompt_tokens,
                 s.prompt_reused,
+                if s.prompt_from_disk > 0 {
+                    format!(", {} from the warm prompt state", s.prompt_from_disk)
+                } else if s.prompt_state_saved {
+                    ", the system prompt's state saved for the next run".to_string()
+                } else {
+                    String::new()
+                },
                 s.prompt_rate(),
+                s.prompt_seconds,
                 s.tokens,
                 s.rate(),
                 if s.grammar_redraws > 0 {

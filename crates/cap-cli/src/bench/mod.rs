@@ -499,6 +499,18 @@ fn exec_commands(scene_path: &Path, has_task: bool, reps: usize) -> Result<()> {
 /// `cap bench --llm`: the embedded model on the real first prompt of the main job
 /// (system prompt with the API, examples, scene facts, instruction), greedy, a fresh
 /// model (empty KV cache) per repetition, once free and once under the grammar.
+/// Remove the warm prompt states in `dir` (a cold start for the benchmark).
+fn remove_states(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        if e.path().extension().is_some_and(|x| x == "state") {
+            std::fs::remove_file(e.path()).ok();
+        }
+    }
+}
+
 pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
     use cap_agent::prompt::{fill, scene_facts};
     use cap_llm::{ChatRequest, Message, Provider};
@@ -511,32 +523,54 @@ pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
         .map_or("put the red block on the blue plate".to_string(), |t| {
             t.instruction.clone()
         });
-    let messages = vec![
-        Message::system(fill(
-            &prompts.system,
-            &[("api", &cap_script::reference::reference())],
-        )),
-        Message::user(fill(
-            &prompts.task,
-            &[
-                ("examples", &prompts.examples),
-                ("scene", &scene_facts(&world)),
-                ("instruction", &instruction),
-            ],
-        )),
-    ];
+    let messages_for = |instruction: &str| {
+        vec![
+            Message::system(fill(
+                &prompts.system,
+                &[("api", &cap_script::reference::reference())],
+            )),
+            Message::user(fill(
+                &prompts.task,
+                &[
+                    ("examples", &prompts.examples),
+                    ("scene", &scene_facts(&world)),
+                    ("instruction", instruction),
+                ],
+            )),
+        ]
+    };
+    let messages = messages_for(&instruction);
+    // Another instruction on the same scene: only the system message is shared.
+    let other = messages_for("put every block in the nearest bowl");
     let grammar = cap_agent::grammar::program_grammar(&scene);
     let (mut prompt_rate, mut free_rate, mut constrained_rate) =
         (Vec::new(), Vec::new(), Vec::new());
+    let (mut cold_s, mut warm_s, mut other_s) = (Vec::new(), Vec::new(), Vec::new());
     let (mut prompt_tokens, mut tokens, mut redraws) = (0, 0, 0);
+    let (mut from_disk, mut other_tokens, mut other_from_disk) = (0, 0, 0);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let p = crate::llm::load_local(Some(model), None, 4096, None)?;
-    let pb = bar(reps * 2, "embedded model replies");
+    // Its own state directory, so the user's warm states are neither used nor removed.
+    let state_dir =
+        std::env::temp_dir().join(format!("cap-bench-llm-state-{}", std::process::id()));
+    let p = crate::llm::load_local(Some(model), None, 4096, None)?
+        .with_state_dir(Some(state_dir.clone()));
+    let pb = bar(reps * 4, "embedded model replies");
     for rep in 0..reps.max(1) {
-        for constrained in [false, true] {
+        // Cold: no warm state (this process's context dropped, the state files
+        // removed); the reply saves them. Warm: a fresh context again, which now loads
+        // them, as a second `cap run` does: the same request, then another instruction.
+        for (constrained, warm, msgs) in [
+            (false, false, &messages),
+            (false, true, &messages),
+            (false, true, &other),
+            (true, true, &messages),
+        ] {
             p.forget_context();
+            if !warm {
+                remove_states(&state_dir);
+            }
             let req = ChatRequest {
-                messages: messages.clone(),
+                messages: msgs.clone(),
                 temperature: 0.0,
                 max_tokens: 160,
                 sample: rep as u32,
@@ -544,22 +578,44 @@ pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
             };
             p.chat(&req)?;
             let st = p.last_stats();
+            if std::ptr::eq(msgs, &other) {
+                other_s.push(st.prompt_seconds);
+                other_tokens = st.prompt_tokens;
+                other_from_disk = st.prompt_from_disk;
+                pb.inc(1);
+                continue;
+            }
             prompt_tokens = st.prompt_tokens;
-            if constrained {
-                constrained_rate.push(st.rate());
-                redraws = st.grammar_redraws;
-            } else {
-                prompt_rate.push(st.prompt_rate());
-                free_rate.push(st.rate());
-                tokens = st.tokens;
+            match (constrained, warm) {
+                (false, false) => {
+                    cold_s.push(st.prompt_seconds);
+                    prompt_rate.push(st.prompt_rate());
+                    free_rate.push(st.rate());
+                    tokens = st.tokens;
+                }
+                (false, true) => {
+                    warm_s.push(st.prompt_seconds);
+                    from_disk = st.prompt_from_disk;
+                }
+                _ => {
+                    constrained_rate.push(st.rate());
+                    redraws = st.grammar_redraws;
+                }
             }
             pb.inc(1);
         }
     }
     pb.finish_and_clear();
+    std::fs::remove_dir_all(&state_dir).ok();
     println!("embedded model {model}, {threads} threads, llama.cpp (llama-cpp-2), {reps} repetitions, first prompt of `{instruction}`");
     let (a, b, c) = stats(prompt_rate);
     println!("prompt tokens/s ({prompt_tokens} tokens)       min {a:>7.1}  median {b:>7.1}  max {c:>7.1}");
+    let (a, b, c) = stats(cold_s);
+    println!("prompt s, cold (no warm state)        min {a:>7.2}  median {b:>7.2}  max {c:>7.2}");
+    let (a, b, c) = stats(warm_s);
+    println!("prompt s, warm, same request ({from_disk} of {prompt_tokens} tokens from disk)  min {a:>7.2}  median {b:>7.2}  max {c:>7.2}");
+    let (a, b, c) = stats(other_s);
+    println!("prompt s, warm, another instruction ({other_from_disk} of {other_tokens} from disk)  min {a:>7.2}  median {b:>7.2}  max {c:>7.2}");
     let (a, b, c) = stats(free_rate);
     println!(
         "generation tokens/s, free ({tokens} tokens)  min {a:>7.1}  median {b:>7.1}  max {c:>7.1}"

@@ -30,6 +30,7 @@ use llama_cpp_2::token::LlamaToken;
 use crate::{ChatRequest, ChatResponse, LlmError, Provider};
 
 mod models;
+mod prefix;
 
 use models::model_err;
 pub use models::{
@@ -49,6 +50,10 @@ pub struct LocalConfig {
     pub context: u32,
     /// Base seed for sampling (combined with the request's sample index).
     pub seed: u32,
+    /// Where to keep the warm prompt state (llama.cpp's state after the system
+    /// message, one file per model and prefix); `None`: every process reads its
+    /// whole first prompt.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl LocalConfig {
@@ -63,6 +68,7 @@ impl LocalConfig {
             threads,
             context: 4096,
             seed: 0,
+            state_dir: None,
         }
     }
 }
@@ -95,8 +101,13 @@ pub enum LocalEvent {
 pub struct LocalStats {
     /// Prompt tokens.
     pub prompt_tokens: usize,
-    /// Of those, tokens already in the KV cache from the previous reply (not read again).
+    /// Of those, tokens already in the KV cache from the previous reply or loaded from
+    /// the warm prompt state (not read again).
     pub prompt_reused: usize,
+    /// Of the reused tokens, those loaded from a warm prompt state file.
+    pub prompt_from_disk: usize,
+    /// Whether this reply wrote a warm prompt state file.
+    pub prompt_state_saved: bool,
     /// Seconds spent reading the prompt.
     pub prompt_seconds: f64,
     /// Tokens generated.
@@ -167,6 +178,8 @@ pub struct LocalProvider {
     /// process (one provider per run).
     model: &'static LlamaModel,
     config: LocalConfig,
+    /// The model file's sha256 (keys the warm prompt state).
+    sha: String,
     id: String,
     name: String,
     /// The context kept between replies, and the tokens in its KV cache: a prompt
@@ -209,6 +222,7 @@ impl LocalProvider {
         let model: &'static LlamaModel = Box::leak(Box::new(model));
         Ok(Self {
             id: format!("local {name} sha256:{}", &sha[..16]),
+            sha,
             model,
             config,
             name,
@@ -221,6 +235,12 @@ impl LocalProvider {
     /// Hear prompt reading, every token and the end of each reply.
     pub fn with_progress(mut self, f: impl Fn(&LocalEvent) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Keep warm prompt states in `dir` instead (`None`: none).
+    pub fn with_state_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.config.state_dir = dir;
         self
     }
 
@@ -317,6 +337,28 @@ impl LocalProvider {
             )));
         }
         let max_new = budget.min(window - tokens.len() - 1);
+        // The prompt is always read in the same pieces: up to the end of the system
+        // message (shared by every prompt on the scene's arm), up to its last token,
+        // and that token alone. A warm prompt state is kept at the first two points
+        // (the second serves the same request again, as a second run of the same task
+        // sends it). Reading from a loaded state then computes exactly what reading
+        // without one does, so a reply does not depend on which files exist.
+        let last = tokens.len() - 1;
+        let mut splits: Vec<usize> = self
+            .shared_prefix(&template, &messages, &tokens)
+            .into_iter()
+            .chain(std::iter::once(last))
+            .filter(|k| *k > 0)
+            .collect();
+        splits.dedup();
+        let boundaries: Vec<(usize, PathBuf)> = match &self.config.state_dir {
+            Some(dir) => splits
+                .iter()
+                .filter(|k| **k >= prefix::MIN_PREFIX_TOKENS)
+                .map(|&k| (k, prefix::state_path(dir, &self.sha, &tokens[..k])))
+                .collect(),
+            None => Vec::new(),
+        };
         let n_batch = 512usize;
         if session.is_none() {
             let threads = self.config.threads.max(1) as i32;
@@ -341,6 +383,18 @@ impl LocalProvider {
         else {
             return Err(gen_err("no context".into()));
         };
+        // A fresh context starts from the longest warm prompt state saved.
+        let mut from_disk = 0;
+        let fresh = in_cache.is_empty();
+        if fresh {
+            for (k, path) in boundaries.iter().rev() {
+                if prefix::load(ctx, path, &tokens[..*k]) {
+                    in_cache.extend_from_slice(&tokens[..*k]);
+                    from_disk = *k;
+                    break;
+                }
+            }
+        }
         // Keep the shared prefix (at least one token is read, for its logits).
         let mut keep = in_cache
             .iter()
@@ -358,26 +412,50 @@ impl LocalProvider {
         in_cache.truncate(keep);
 
         // Read the rest of the prompt in batches; only the last token's logits matter.
+        // At each boundary without a state file beyond what is cached, save one; the
+        // whole prompt's only on a process's first reply (the one a second run
+        // repeats; later prompts of a run are its repairs).
+        let save_at: Vec<&(usize, PathBuf)> = boundaries
+            .iter()
+            .filter(|(k, path)| *k > keep && !path.exists())
+            .filter(|(k, _)| *k < last || fresh)
+            .collect();
+        let mut ranges = Vec::new();
+        let mut from = keep;
+        for &k in splits.iter().filter(|k| **k > keep) {
+            ranges.push((from, k));
+            from = k;
+        }
+        ranges.push((from, tokens.len()));
         let t0 = Instant::now();
         let mut batch = LlamaBatch::new(n_batch, 1);
-        for (c, chunk) in tokens[keep..].chunks(n_batch).enumerate() {
-            batch.clear();
-            for (i, &t) in chunk.iter().enumerate() {
-                let pos = keep + c * n_batch + i;
-                batch
-                    .add(t, pos as i32, &[0], pos == tokens.len() - 1)
-                    .map_err(|e| gen_err(format!("batch: {e}")))?;
+        let mut saved = false;
+        for (from, to) in ranges {
+            for (c, chunk) in tokens[from..to].chunks(n_batch).enumerate() {
+                batch.clear();
+                for (i, &t) in chunk.iter().enumerate() {
+                    let pos = from + c * n_batch + i;
+                    batch
+                        .add(t, pos as i32, &[0], pos == tokens.len() - 1)
+                        .map_err(|e| gen_err(format!("batch: {e}")))?;
+                }
+                if let Err(e) = ctx.decode(&mut batch) {
+                    in_cache.clear();
+                    ctx.clear_kv_cache();
+                    return Err(gen_err(format!("reading the prompt: {e}")));
+                }
+                in_cache.extend_from_slice(chunk);
             }
-            if let Err(e) = ctx.decode(&mut batch) {
-                in_cache.clear();
-                ctx.clear_kv_cache();
-                return Err(gen_err(format!("reading the prompt: {e}")));
+            if let Some((k, path)) = save_at.iter().find(|(k, _)| *k == to) {
+                // A state that cannot be written only costs the next run its time.
+                saved |= prefix::save(ctx, path, &tokens[..*k]).is_ok();
             }
-            in_cache.extend_from_slice(chunk);
         }
         let mut stats = LocalStats {
             prompt_tokens: tokens.len(),
             prompt_reused: keep,
+            prompt_from_disk: from_disk.min(keep),
+            prompt_state_saved: saved,
             prompt_seconds: t0.elapsed().as_secs_f64(),
             ..LocalStats::default()
         };
@@ -451,6 +529,29 @@ impl LocalProvider {
         stats.seconds = t1.elapsed().as_secs_f64();
         self.emit(LocalEvent::Done(stats));
         Ok((String::from_utf8_lossy(&out).into_owned(), stats))
+    }
+
+    /// How many of `tokens` are the system message as the template writes it (the
+    /// prefix every prompt of a run, and of the next run on the same scene, shares),
+    /// when the prompt starts with one and it is long enough to be worth a state file.
+    fn shared_prefix(
+        &self,
+        template: &llama_cpp_2::model::LlamaChatTemplate,
+        messages: &[LlamaChatMessage],
+        tokens: &[LlamaToken],
+    ) -> Option<usize> {
+        let first = messages.first()?;
+        if messages.len() < 2 {
+            return None;
+        }
+        let system = self
+            .model
+            .apply_chat_template(template, std::slice::from_ref(first), false)
+            .ok()?;
+        let vocab = self.model.vocab();
+        let head = vocab.tokenize(system.as_bytes(), vocab.should_add_bos(), true);
+        let k = head.len();
+        (k < tokens.len().saturating_sub(1) && tokens.starts_with(&head)).then_some(k)
     }
 
     /// Draw the next token. With a grammar: draw freely, and only if the grammar
