@@ -42,6 +42,9 @@ pub struct RunConfig {
     /// Constrain decoding of programs to the API and the scene's object names (a
     /// grammar, see [`crate::grammar`]); honoured by the local model.
     pub constrain: bool,
+    /// Penalise repetition in repair replies (DRY; honoured by the local model), so a
+    /// repair cannot fall into a loop of one statement.
+    pub repair_dry: Option<cap_llm::Dry>,
 }
 
 impl Default for RunConfig {
@@ -58,6 +61,7 @@ impl Default for RunConfig {
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             episode: EpisodeOptions::default(),
             constrain: false,
+            repair_dry: None,
         }
     }
 }
@@ -249,6 +253,11 @@ impl<'a> Agent<'a> {
             max_tokens: cfg.max_tokens,
             sample,
             grammar: (program && cfg.constrain).then(|| program_grammar(&self.scene)),
+            dry: if acc.kind == "repair" {
+                cfg.repair_dry
+            } else {
+                None
+            },
         };
         let t = Instant::now();
         let r = self.provider.chat(&req);

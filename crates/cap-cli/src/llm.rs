@@ -49,6 +49,10 @@ pub struct LlmArgs {
     /// and the scene's object names).
     #[arg(long)]
     pub no_constrain: bool,
+    /// Do not penalise repetition in repairs (llama.cpp's DRY sampler, on by default
+    /// with the embedded model).
+    #[arg(long)]
+    pub no_dry: bool,
     /// Least sampling temperature for repairs (default: 0.7 with the embedded model,
     /// 0 with an endpoint).
     #[arg(long)]
@@ -136,6 +140,12 @@ impl LlmArgs {
     /// `--no-constrain`).
     pub fn constrain(&self, local: bool) -> bool {
         local && !self.no_constrain
+    }
+
+    /// The repetition penalty of repairs: DRY for programs with the embedded model,
+    /// unless `--no-dry`.
+    pub fn repair_dry(&self, local: bool) -> Option<cap_llm::Dry> {
+        (local && !self.no_dry).then_some(cap_llm::Dry::PROGRAMS)
     }
 
     /// The least temperature of repairs: `--repair-temperature`, else 0.7 with the

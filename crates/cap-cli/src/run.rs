@@ -122,6 +122,7 @@ pub fn run(a: &Args) -> Result<u8> {
         samples: a.samples.max(1),
         constrain: a.llm.constrain(local),
         repair_temperature: a.llm.repair_temperature(local),
+        repair_dry: a.llm.repair_dry(local),
         episode: cap_script::EpisodeOptions {
             monitor,
             recorder: recorder.as_ref().map(|r| {

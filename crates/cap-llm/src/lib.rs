@@ -110,6 +110,35 @@ pub struct ChatRequest {
     /// cache key when unset, so older cache entries still match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grammar: Option<String>,
+    /// Penalise a reply that repeats itself (the local model: llama.cpp's DRY
+    /// sampler; HTTP providers do not send it). Absent from the cache key when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry: Option<Dry>,
+}
+
+/// llama.cpp's DRY ("don't repeat yourself") sampler: a token that would extend a
+/// sequence already in the reply beyond `allowed_length` tokens loses
+/// `multiplier · base^(length − allowed_length)` of its logit. No sequence breakers:
+/// in code, a whole repeated line is what it must catch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Dry {
+    /// Penalty scale (llama.cpp's suggestion: 0.8).
+    pub multiplier: f32,
+    /// Growth per token beyond the allowed length (1.75).
+    pub base: f32,
+    /// Repeats up to this many tokens are free.
+    pub allowed_length: i32,
+}
+
+impl Dry {
+    /// For programs: a repeated call or two is normal code (`pick(..); place_on(..);`
+    /// for each block), a repeated run of more than 16 tokens (about two statements)
+    /// is penalised.
+    pub const PROGRAMS: Dry = Dry {
+        multiplier: 0.8,
+        base: 1.75,
+        allowed_length: 16,
+    };
 }
 
 /// A chat response.

@@ -45,6 +45,7 @@ fn req() -> ChatRequest {
         max_tokens: 64,
         sample: 0,
         grammar: None,
+        dry: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn request(instruction: &str) -> ChatRequest {
         max_tokens: 24,
         sample: 0,
         grammar: None,
+        dry: None,
     }
 }
 

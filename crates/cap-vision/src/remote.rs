@@ -80,6 +80,7 @@ impl RemoteInspector {
             max_tokens: 16,
             sample: 0,
             grammar: None,
+            dry: None,
         };
         Ok(self.provider.chat(&req)?.content)
     }

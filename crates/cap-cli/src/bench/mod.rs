@@ -575,6 +575,7 @@ pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
                 max_tokens: 160,
                 sample: rep as u32,
                 grammar: constrained.then(|| grammar.clone()),
+                dry: None,
             };
             p.chat(&req)?;
             let st = p.last_stats();

@@ -228,6 +228,7 @@ pub fn run(a: &Args) -> Result<u8> {
         }
     };
     let (constrain, repair_temperature) = (a.llm.constrain(local), a.llm.repair_temperature(local));
+    let repair_dry = a.llm.repair_dry(local);
 
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -284,6 +285,7 @@ pub fn run(a: &Args) -> Result<u8> {
                             max_attempts: a.max_attempts,
                             constrain,
                             repair_temperature,
+                            repair_dry,
                         },
                         recorder,
                     )
@@ -367,6 +369,8 @@ struct Model<'a> {
     constrain: bool,
     /// Least temperature of repairs.
     repair_temperature: f64,
+    /// Repetition penalty of repairs.
+    repair_dry: Option<cap_llm::Dry>,
 }
 
 fn episode(
@@ -382,6 +386,7 @@ fn episode(
         max_attempts,
         constrain,
         repair_temperature,
+        repair_dry,
     } = model;
     let t = Instant::now();
     let spec = scene.task(task).cloned().context("task vanished")?;
@@ -436,6 +441,7 @@ fn episode(
                 constrain,
                 episode: episode_opts.clone(),
                 repair_temperature,
+                repair_dry,
                 ..RunConfig::default()
             };
             let rep = agent.run(&cfg, &|_| {});

@@ -469,16 +469,30 @@ impl LocalProvider {
             .seed
             .wrapping_mul(1_000_003)
             .wrapping_add(req.sample);
-        let mut sampler = if req.temperature <= 0.0 {
-            LlamaSampler::greedy()
+        let mut chain = Vec::new();
+        if let Some(d) = req.dry {
+            let no_breakers: [&str; 0] = [];
+            chain.push(LlamaSampler::dry(
+                self.model,
+                d.multiplier,
+                d.base,
+                d.allowed_length,
+                // The whole reply (a negative value would disable it in this llama.cpp).
+                req.max_tokens.min(i32::MAX as u32) as i32,
+                no_breakers,
+            ));
+        }
+        if req.temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
         } else {
-            LlamaSampler::chain_simple([
+            chain.extend([
                 LlamaSampler::top_k(40),
                 LlamaSampler::top_p(0.95, 1),
                 LlamaSampler::temp(req.temperature as f32),
                 LlamaSampler::dist(seed),
-            ])
-        };
+            ]);
+        }
+        let mut sampler = LlamaSampler::chain_simple(chain);
         let mut grammar = match &req.grammar {
             Some(g) => Some(
                 LlamaSampler::grammar(self.model, g, "root")
