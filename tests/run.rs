@@ -413,3 +413,65 @@ fn the_cache_key_names_the_endpoint_and_no_cache_bypasses_it() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--cache-namespace"), "{}", stderr(&o));
 }
+
+#[test]
+fn run_applies_an_unambiguous_fix_it_and_runs_the_program_it_shows() {
+    // `block.colour` reads a property of an object's name: cap rewrites it to
+    // `color(block)` itself, records the fix-it, and runs (and shows) the fixed program.
+    let reply = "```rhai\nlet block = find(\"red block\");\nsay(block.colour);\nsubgoal(\"put the red block on the blue plate\");\npick(block);\nplace_on(block, \"blue_plate\");\ncheckpoint(\"the red block is on the blue plate\");\n```";
+    let (url, server) = llm_server(vec![reply.into()]);
+    let out = tmp("run-fixit");
+    let cache = tmp("run-fixit-cache");
+    let o = cap(&run_args(
+        &url,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(server.join().unwrap().len(), 1, "no repair was needed");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let c = &r["attempts"][0]["candidates"][0];
+    let fixits = c["fixits"].as_array().unwrap();
+    assert_eq!(fixits.len(), 1, "{c}");
+    let f = fixits[0].as_str().unwrap();
+    assert!(
+        f.contains("line 2") && f.contains("block.colour") && f.contains("color(block)"),
+        "{f}"
+    );
+    assert!(c["static_errors"].as_array().unwrap().is_empty());
+    assert_eq!(c["success_rate"], 1.0);
+    let program = c["program"].as_str().unwrap();
+    assert!(
+        program.contains("say(color(block));") && !program.contains(".colour"),
+        "{program}"
+    );
+    let shown = std::fs::read_to_string(out.join("final.rhai")).unwrap();
+    assert!(shown.contains("say(color(block));"), "{shown}");
+    // The trace of the run says what the fixed line said.
+    assert!(std::fs::read_dir(&out).unwrap().count() > 0);
+}
+
+#[test]
+fn run_does_not_apply_a_fix_it_that_is_not_certain() {
+    // `block.weight` has no query to write instead: a repair is asked for.
+    let first = "```rhai\nlet block = find(\"red block\");\nsay(block.weight);\npick(block);\nplace_on(block, \"blue_plate\");\n```";
+    let (url, server) = llm_server(vec![first.into(), RIGHT.into()]);
+    let out = tmp("run-nofixit");
+    let cache = tmp("run-nofixit-cache");
+    let o = cap(&run_args(
+        &url,
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2, "the uncertain fix is left to a repair");
+    let ask = seen[1]["messages"][1]["content"].as_str().unwrap();
+    assert!(ask.contains("block.weight"), "{ask}");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let c = &r["attempts"][0]["candidates"][0];
+    assert!(c["fixits"].as_array().unwrap().is_empty());
+    assert!(!c["static_errors"].as_array().unwrap().is_empty());
+}

@@ -223,8 +223,8 @@ class SdkTests(unittest.TestCase):
 
 class ExampleTests(unittest.TestCase):
     def test_every_example_compiles(self):
-        """The ROS 2 and LeRobot sketches cannot run here (no rclpy, no lerobot, no
-        arm); they must at least be valid Python."""
+        # The ROS 2 and LeRobot sketches cannot run here (no rclpy, no lerobot, no
+        # arm); they must at least be valid Python.
         folder = os.path.join(HERE, "..", "examples")
         names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))
         self.assertIn("ros2_control_adapter.py", names)

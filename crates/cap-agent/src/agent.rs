@@ -9,11 +9,11 @@ use cap_core::trace::{Answer, EventKind};
 use cap_llm::{ChatRequest, LlmError, Message, Provider};
 use cap_script::{run_episode, EpisodeOptions, StaticError};
 use cap_sim::prelude::*;
-use serde::Serialize;
 
-use crate::attribution::{attribute, report, Attribution, FailureReport};
+use crate::attribution::{attribute, report, Attribution};
 use crate::grammar::program_grammar;
 use crate::prompt::{extract_program, fill, numbered, scene_facts, Prompts};
+pub use crate::report::{AttemptReport, Candidate, Progress, RunReport, SeedOutcome};
 
 /// How to run the loop.
 #[derive(Clone, Debug)]
@@ -64,110 +64,6 @@ impl Default for RunConfig {
             repair_dry: None,
         }
     }
-}
-
-/// One seed's outcome.
-#[derive(Debug, Clone, Serialize)]
-pub struct SeedOutcome {
-    /// The seed.
-    pub seed: u64,
-    /// Whether the task succeeded.
-    pub success: bool,
-    /// Why not.
-    pub failure: Option<Attribution>,
-    /// Checkpoints: statement and the primary answer.
-    pub checkpoints: Vec<(String, Answer)>,
-    /// Simulated seconds.
-    pub sim_time_s: f64,
-}
-
-/// One candidate program.
-#[derive(Debug, Clone, Serialize)]
-pub struct Candidate {
-    /// Sample index within the attempt.
-    pub sample: u32,
-    /// The program as run (helpers spliced in).
-    pub program: String,
-    /// Helper functions generated for it.
-    pub helpers: Vec<String>,
-    /// Static errors (then nothing ran).
-    pub static_errors: Vec<String>,
-    /// Per-seed outcomes.
-    pub seeds: Vec<SeedOutcome>,
-    /// Successes / seeds.
-    pub success_rate: f64,
-    /// The structured failure report.
-    pub failure_report: Option<FailureReport>,
-    /// Whether the reply held a program at all (it parsed; prose does not), and was not
-    /// a repeat refused without running.
-    pub parsed: bool,
-}
-
-/// One attempt.
-#[derive(Debug, Clone, Serialize)]
-pub struct AttemptReport {
-    /// 1-based.
-    pub attempt: u32,
-    /// `generate` or `repair`.
-    pub kind: &'static str,
-    /// Candidates (one without best-of-N).
-    pub candidates: Vec<Candidate>,
-    /// Index of the best candidate.
-    pub best: Option<usize>,
-    /// Prompt tokens this attempt.
-    pub tokens_in: u64,
-    /// Completion tokens.
-    pub tokens_out: u64,
-    /// Model latency, seconds.
-    pub llm_latency_s: f64,
-    /// Replies served from the cache.
-    pub cached_replies: u32,
-    /// The provider failed during this attempt.
-    pub llm_error: Option<String>,
-    /// Replies that handed back a program already tried (not run; asked again).
-    pub repeats: u32,
-}
-
-/// The whole run.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// The instruction.
-    pub instruction: String,
-    /// The task whose predicate decides success, if any.
-    pub task: Option<String>,
-    /// The provider.
-    pub provider: String,
-    /// Attempts.
-    pub attempts: Vec<AttemptReport>,
-    /// Whether a program reached the threshold.
-    pub success: bool,
-    /// Best success rate reached.
-    pub best_success_rate: f64,
-    /// The best program (highest success rate; earliest on ties).
-    pub final_program: Option<String>,
-    /// Why the loop stopped.
-    pub stopped: String,
-}
-
-/// Something that happened, for progress display.
-#[derive(Debug, Clone)]
-pub enum Progress {
-    /// Asking the model.
-    Asking {
-        /// Attempt.
-        attempt: u32,
-        /// What for.
-        what: String,
-    },
-    /// An attempt finished.
-    Attempt {
-        /// Attempt.
-        attempt: u32,
-        /// Best success rate in it.
-        success_rate: f64,
-        /// One line on what went wrong.
-        summary: String,
-    },
 }
 
 /// One seed's outcome and its attribution.
@@ -315,6 +211,29 @@ impl<'a> Agent<'a> {
         Ok((program, errors))
     }
 
+    /// Apply the fix-its of `errors` when every one has a certain fix and the fixed
+    /// program then checks clean; otherwise leave the program and its errors to a
+    /// repair.
+    fn fix(
+        &self,
+        program: String,
+        errors: Vec<StaticError>,
+        cfg: &RunConfig,
+    ) -> (String, Vec<StaticError>, Vec<String>) {
+        let Some((fixed, applied)) = cap_script::diagnostic::apply_fixits(&program, &errors) else {
+            return (program, errors, Vec::new());
+        };
+        let engine = cap_script::sandbox::engine(&cfg.episode.limits);
+        match cap_script::check_program(&engine, &fixed, &self.scene) {
+            Ok(_) => (
+                fixed,
+                Vec::new(),
+                applied.iter().map(ToString::to_string).collect(),
+            ),
+            Err(_) => (program, errors, Vec::new()),
+        }
+    }
+
     /// Run `program` on every seed; the first seed's episode goes to the recorder (if
     /// any), tagged with `attempt` and `sample`.
     fn evaluate(
@@ -452,6 +371,7 @@ impl<'a> Agent<'a> {
                 program: extracted,
                 helpers: Vec::new(),
                 static_errors: vec!["the reply repeats a program already tried; not run".into()],
+                fixits: Vec::new(),
                 seeds: Vec::new(),
                 success_rate: 0.0,
                 failure_report: None,
@@ -462,12 +382,14 @@ impl<'a> Agent<'a> {
         tried.push(normalised(&extracted));
         let mut helpers = Vec::new();
         let (program, errors) = self.with_helpers(extracted, sample, cfg, acc, &mut helpers)?;
+        let (program, errors, fixits) = self.fix(program, errors, cfg);
         if !errors.is_empty() {
             return Ok(Candidate {
                 sample,
                 program,
                 helpers,
                 static_errors: errors.iter().map(ToString::to_string).collect(),
+                fixits,
                 seeds: Vec::new(),
                 success_rate: 0.0,
                 failure_report: None,
@@ -485,6 +407,7 @@ impl<'a> Agent<'a> {
             program,
             helpers,
             static_errors: Vec::new(),
+            fixits,
             success_rate: ok as f64 / results.len().max(1) as f64,
             seeds: results.into_iter().map(|(o, _)| o).collect(),
             failure_report: report(&per_seed),

@@ -9,6 +9,7 @@ pub mod agent;
 pub mod attribution;
 pub mod grammar;
 pub mod prompt;
+pub mod report;
 
 pub use agent::{Agent, AttemptReport, RunConfig, RunReport};
 pub use attribution::{attribute, Attribution, FailureClass, FailureReport};

@@ -102,6 +102,7 @@ fn suggest(name: &str, candidates: impl Iterator<Item = String>) -> String {
 
 fn err(pos: rhai::Position, kind: FailureKind, msg: String, object: Option<String>) -> StaticError {
     StaticError {
+        fix: None,
         line: pos.line().unwrap_or(0) as u32,
         column: pos.position().unwrap_or(0) as u32,
         failure: Failure {

@@ -28,6 +28,7 @@ fn at(
     object: Option<String>,
 ) -> StaticError {
     StaticError {
+        fix: None,
         line: pos.line().unwrap_or(0) as u32,
         column: pos.position().unwrap_or(0) as u32,
         failure: cap_core::failure::Failure {
@@ -110,12 +111,19 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
                         || "ask with a query: color(x), position(x), kind(x), size(x), pose(x)".to_owned(),
                         |q| format!("write {q}({var})"),
                     );
-                    out.push(at(
+                    let mut e = at(
                         *pos,
                         FailureKind::InvalidArgument,
                         format!("`{var}.{prop}`: {var} is an object's name (a string), which has no `{prop}`; {instead}"),
                         None,
-                    ));
+                    );
+                    // Certain: the property names one query, applied to the name.
+                    e.fix = query_for(prop).map(|q| crate::diagnostic::FixIt {
+                        line: e.line,
+                        from: format!("{var}.{prop}"),
+                        to: format!("{q}({var})"),
+                    });
+                    out.push(e);
                 }
             }
         }
@@ -278,6 +286,7 @@ fn repeated(source: &str) -> Vec<StaticError> {
         let n = j - i;
         if n > MAX_REPEATS && !lines[i].is_empty() && lines[i] != "}" {
             out.push(StaticError {
+                fix: None,
                 line: i as u32 + 1,
                 column: 1,
                 failure: cap_core::failure::Failure {

@@ -418,6 +418,7 @@ pub fn check_predicate(scene: &Scene, expr: &str) -> Vec<StaticError> {
     let engine = sandbox::engine(&Limits::default());
     match engine.compile(expr) {
         Err(e) => vec![StaticError {
+            fix: None,
             line: e.position().line().unwrap_or(0) as u32,
             column: e.position().position().unwrap_or(0) as u32,
             failure: Failure::new(
