@@ -37,6 +37,7 @@ import tf2_ros
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from cap_bridge import RobotAdapter  # noqa: E402
+from panda import LIMITS  # noqa: E402
 
 # The Panda as ros2_control names it (franka_ros2); edit for your arm.
 JOINTS = [f"fr3_joint{i}" for i in range(1, 8)]
@@ -46,13 +47,7 @@ FINGERS = ["fr3_finger_joint1", "fr3_finger_joint2"]
 class Ros2ControlArm(RobotAdapter):
     robot = "ros2_control arm (sketch, not run)"
     joint_names = JOINTS
-    limits = {  # the Panda's datasheet; use your robot's
-        "position_lower": [-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973],
-        "position_upper": [2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973],
-        "velocity": [2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61],
-        "acceleration": [15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0],
-        "jerk": [7500.0, 3750.0, 5000.0, 6250.0, 7500.0, 10000.0, 10000.0],
-    }
+    limits = LIMITS  # the Panda's; use your robot's
 
     def __init__(self, node, controller, gripper_action, world_frame, objects):
         super().__init__()

@@ -81,14 +81,15 @@ fn layout_json(scene: &Scene, seed: u64, l: &Layout) -> Value {
         .iter()
         .map(|o| {
             let (position, orientation) = pose_json(&o.pose);
+            let s = &o.spec;
             json!({
-                "name": o.name,
-                "kind": format!("{:?}", o.kind).to_lowercase(),
-                "color": o.color,
-                "rgb": o.rgb,
-                "size": [o.size_m.x, o.size_m.y, o.size_m.z],
-                "mass": o.mass_kg,
-                "friction": o.friction,
+                "name": s.name,
+                "kind": format!("{:?}", s.kind).to_lowercase(),
+                "color": s.color,
+                "rgb": s.rgb,
+                "size": [s.size_m.x, s.size_m.y, s.size_m.z],
+                "mass": s.mass_kg,
+                "friction": s.friction,
                 "position": position,
                 "orientation": orientation,
                 "parts": o.parts.iter().map(part_json).collect::<Vec<_>>(),

@@ -11,7 +11,7 @@
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::nalgebra::{Isometry3, UnitQuaternion, Vector3};
 use cap_core::remote::ReportedObject;
-use cap_core::scene::{ArmSource, ObjectKind};
+use cap_core::scene::{ArmSource, ObjectSpec};
 use rapier3d::parry::shape::{SharedShape, TypedShape};
 
 use crate::convert::{from_pose, to_point};
@@ -56,20 +56,8 @@ pub struct Part {
 /// One object as laid out now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectLayout {
-    /// Name.
-    pub name: String,
-    /// Shape family.
-    pub kind: ObjectKind,
-    /// Colour name.
-    pub color: String,
-    /// Colour, linear RGB in 0..1.
-    pub rgb: [f32; 3],
-    /// Bounding-box size, metres.
-    pub size_m: Vector3<f64>,
-    /// Mass, kg.
-    pub mass_kg: f64,
-    /// Friction coefficient.
-    pub friction: f64,
+    /// What the scene says of it (name, kind, colour, size, mass, friction, ...).
+    pub spec: ObjectSpec,
     /// Pose of the bounding-box centre, world frame.
     pub pose: Isometry3<f64>,
     /// Collision parts, object frame.
@@ -112,13 +100,7 @@ impl World {
             .zip(&self.objects)
             .zip(states)
             .map(|((spec, ob), state)| ObjectLayout {
-                name: spec.name.clone(),
-                kind: spec.kind,
-                color: spec.color.clone(),
-                rgb: spec.rgb,
-                size_m: spec.size_m,
-                mass_kg: spec.mass_kg,
-                friction: spec.friction,
+                spec: spec.clone(),
                 pose: state.pose,
                 parts: self
                     .colliders
@@ -241,7 +223,11 @@ mod tests {
         let l = w.layout();
         assert_eq!(l.arm, "builtin");
         assert_eq!(l.objects.len(), w.scene().objects.len());
-        let block = l.objects.iter().find(|o| o.name == "red_block").unwrap();
+        let block = l
+            .objects
+            .iter()
+            .find(|o| o.spec.name == "red_block")
+            .unwrap();
         assert_eq!(block.parts.len(), 1);
         let PartShape::Box { half_extents } = &block.parts[0].shape else {
             panic!("a block is one box: {:?}", block.parts[0]);
@@ -254,7 +240,11 @@ mod tests {
             .find(|o| o.name == "red_block")
             .unwrap();
         assert_eq!(block.pose, state.pose);
-        let bowl = l.objects.iter().find(|o| o.name == "yellow_bowl").unwrap();
+        let bowl = l
+            .objects
+            .iter()
+            .find(|o| o.spec.name == "yellow_bowl")
+            .unwrap();
         // A base cylinder standing along z, and the ring of wall boxes.
         let PartShape::Cylinder { radius, .. } = bowl.parts[0].shape else {
             panic!("the bowl's first part is its base: {:?}", bowl.parts[0]);
