@@ -10,8 +10,8 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::token::LlamaToken;
 use sha2::{Digest, Sha256};
 
-/// State files kept per directory (the oldest go first); each is a few tens of MB.
-const KEEP_FILES: usize = 8;
+/// State files kept per directory (the oldest go first); each is 50-80 MB for the 0.5B model.
+const KEEP_FILES: usize = 4;
 /// Prefixes shorter than this are not worth a file.
 pub(super) const MIN_PREFIX_TOKENS: usize = 64;
 
