@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::{cap, llm_server, rerun, root, run_args, stderr, tmp, RIGHT, WRONG};
+use common::{cap, llm_server, no_skills_dir, rerun, root, run_args, stderr, tmp, RIGHT, WRONG};
 
 /// `cap run` against a scripted server answering `replies` in turn, with fresh output
 /// and cache directories named after `name`: the command's output, the requests the
@@ -258,6 +258,9 @@ fn run_with_the_embedded_model_writes_a_program_under_the_grammar_and_replays_it
         "smollm2-135m",
         "--max-attempts",
         "1",
+        "--skills-dir",
+        no_skills_dir(),
+        "--no-learn",
         "--cache",
         cache.to_str().unwrap(),
         "--out",

@@ -104,9 +104,19 @@ pub fn run_args<'a>(url: &'a str, cache: &'a str, out: &'a str) -> Vec<&'a str> 
         cache,
         "--inspector",
         "geometric",
+        "--skills-dir",
+        no_skills_dir(),
+        "--no-learn",
         "--out",
         out,
     ]
+}
+
+/// A skill library directory of this test process that holds nothing (so the shipped
+/// skills alone are the examples, and no test writes into the user's library).
+pub fn no_skills_dir() -> &'static str {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tmp("no-skills").display().to_string())
 }
 
 pub fn rerun_cli() -> PathBuf {

@@ -78,6 +78,8 @@ pub struct Agent<'a> {
     instruction: String,
     api: String,
     facts: String,
+    /// Library functions: verified helpers spliced in when a program calls them.
+    functions: Vec<crate::skills::Helper>,
 }
 
 fn first_unknown_helper(errors: &[StaticError]) -> Option<(String, u32)> {
@@ -116,7 +118,15 @@ impl<'a> Agent<'a> {
             instruction,
             api,
             facts,
+            functions: Vec::new(),
         }
+    }
+
+    /// Offer these library functions: a program that calls one without defining it
+    /// gets its verified definition, not a model-written one.
+    pub fn with_functions(mut self, functions: Vec<crate::skills::Helper>) -> Self {
+        self.functions = functions;
+        self
     }
 
     /// Ask the model; `program` requests (not helper definitions) are decoded under
@@ -180,6 +190,20 @@ impl<'a> Agent<'a> {
                 Ok(_) => return Ok((program, Vec::new())),
                 Err(e) => e,
             };
+            // A library function the program calls (even one a suggestion was made
+            // for: `put_on` is near `place_on`) gets its verified definition.
+            if let Some(f) = errors.iter().find_map(|e| {
+                (e.failure.kind == FailureKind::UnknownFunction)
+                    .then(|| e.failure.message.split('`').nth(1))
+                    .flatten()
+                    .and_then(|n| self.functions.iter().find(|f| f.name == n))
+            }) {
+                if !helpers.contains(&f.name) {
+                    program = format!("{}\n\n{program}", f.source.trim());
+                    helpers.push(f.name.clone());
+                    continue;
+                }
+            }
             let Some((name, line)) = first_unknown_helper(&errors) else {
                 return Ok((program, errors));
             };

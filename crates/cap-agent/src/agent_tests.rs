@@ -67,6 +67,14 @@ impl Provider for Scripted {
 }
 
 fn run(provider: &Scripted, max_attempts: u32) -> RunReport {
+    run_with(provider, max_attempts, Vec::new())
+}
+
+fn run_with(
+    provider: &Scripted,
+    max_attempts: u32,
+    functions: Vec<crate::skills::Helper>,
+) -> RunReport {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenes/tabletop.toml");
     let scene = Arc::new(Scene::load(path).unwrap_or_else(|e| panic!("{e}")));
     let task = scene.task("red_on_blue").cloned();
@@ -74,7 +82,8 @@ fn run(provider: &Scripted, max_attempts: u32) -> RunReport {
         .as_ref()
         .map(|t| t.instruction.clone())
         .unwrap_or_default();
-    let agent = Agent::new(provider, Prompts::default(), scene, task, instruction);
+    let agent = Agent::new(provider, Prompts::default(), scene, task, instruction)
+        .with_functions(functions);
     let cfg = RunConfig {
         seeds: vec![0, 1],
         max_attempts,
@@ -222,4 +231,31 @@ fn a_repeat_asked_again_and_repeated_again_is_refused_without_running() {
     let refused = &r.attempts[1].candidates[0];
     assert!(refused.seeds.is_empty(), "not run");
     assert!(refused.static_errors[0].contains("repeats a program already tried"));
+}
+
+#[test]
+fn a_library_function_the_program_calls_is_spliced_in_without_asking() {
+    let lib = "fn transfer_item(o, t) {\n    pick(o);\n    place_on(o, t);\n}";
+    let functions = crate::skills::helpers_of(lib);
+    let p = Scripted::new(vec![Ok(
+        "```rhai\ntransfer_item(\"red_block\", \"blue_plate\");\n```",
+    )]);
+    let r = run_with(&p, 2, functions);
+    assert!(r.success, "{}", r.stopped);
+    assert_eq!(
+        p.user_messages().len(),
+        1,
+        "the model was asked for the helper"
+    );
+    let c = &r.attempts[0].candidates[0];
+    assert_eq!(c.helpers, ["transfer_item"]);
+    assert!(c.program.starts_with(lib), "{}", c.program);
+    // Without the library the model is asked to define it.
+    let p = Scripted::new(vec![
+        Ok("```rhai\ntransfer_item(\"red_block\", \"blue_plate\");\n```"),
+        Ok("```rhai\nfn transfer_item(o, t) { pick(o); place_on(o, t); }\n```"),
+    ]);
+    let r = run_with(&p, 2, Vec::new());
+    assert!(r.success, "{}", r.stopped);
+    assert_eq!(p.user_messages().len(), 2);
 }

@@ -14,6 +14,7 @@ mod robot_link;
 mod robots;
 mod run;
 mod serve;
+mod skills;
 mod world_cmd;
 
 use std::path::{Path, PathBuf};
@@ -83,6 +84,14 @@ enum Command {
     },
     /// Ask a language model for a program, run it, explain failures, repair, repeat.
     Run(run::Args),
+    /// The verified skill library: list, show, find, add (runs the program first), remove.
+    Skills {
+        /// The library's directory (default: DATA/skills, beside the shipped skills).
+        #[arg(long, value_name = "DIR", global = true)]
+        skills_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        action: skills::Action,
+    },
     /// Evaluate a suite (tasks x seeds x policy source); `cap eval merge` joins shards.
     #[command(args_conflicts_with_subcommands = true)]
     Eval {
@@ -307,6 +316,7 @@ fn main() -> ExitCode {
             None => eval::run(&args),
         },
         Command::Run(args) => run::run(&args),
+        Command::Skills { skills_dir, action } => skills::run(&action, skills_dir.as_deref()),
         Command::Inspect {
             image,
             statement,

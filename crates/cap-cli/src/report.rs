@@ -156,6 +156,9 @@ pub struct RunFile<'a, R: Serialize> {
     pub tokens_in: u64,
     /// Completion tokens over all attempts.
     pub tokens_out: u64,
+    /// The skills the first request showed as examples, most similar first (empty:
+    /// prompts/examples.md).
+    pub skills: &'a [crate::skills::Retrieved],
 }
 
 /// `summary.json` of `cap eval`.

@@ -47,6 +47,15 @@ pub struct Args {
     pub inspect: InspectArgs,
     #[command(flatten)]
     pub record: crate::record::RecordArgs,
+    #[command(flatten)]
+    pub skills: crate::skills::SkillArgs,
+    /// Do not add the program that succeeded to the skill library.
+    #[arg(long)]
+    pub no_learn: bool,
+    /// Leave the task's own skills out of the examples (as `cap eval` scores a task):
+    /// those of the same task, and those with the same instruction.
+    #[arg(long)]
+    pub leave_one_out: bool,
     /// Then run the program that succeeded on this robot (`cap exec --robot`; its
     /// report goes to OUT/robot/).
     #[command(flatten)]
@@ -90,12 +99,33 @@ pub fn run(a: &Args) -> Result<u8> {
     if a.seeds == 0 || a.seeds > 10_000 {
         return Err(BadInput(format!("--seeds {} must be in 1..=10000", a.seeds)).into());
     }
-    let prompts = match &a.prompts {
+    let mut prompts = match &a.prompts {
         Some(d) => {
             Prompts::from_dir(d).map_err(|e| BadInput(format!("--prompts {}: {e}", d.display())))?
         }
         None => Prompts::default(),
     };
+
+    // The few-shot examples: the most similar verified skills (a --prompts directory
+    // with its own examples.md keeps those).
+    let library = a.skills.library()?;
+    let own_examples = a
+        .prompts
+        .as_ref()
+        .is_some_and(|d| d.join("examples.md").is_file());
+    let (mut retrieved, mut functions) = (Vec::new(), Vec::new());
+    if let (Some(lib), false) = (&library, own_examples) {
+        let leave_out = a.leave_one_out.then(|| cap_agent::skills::LeaveOut {
+            task: task.as_ref().map(|t| t.name.as_str()),
+        });
+        if let Some((text, ids, f)) =
+            crate::skills::examples_for(lib, &scene, &instruction, leave_out, a.skills.examples)
+        {
+            prompts.examples = text;
+            retrieved = ids;
+            functions = f;
+        }
+    }
 
     let pb = indicatif::ProgressBar::new_spinner();
     pb.enable_steady_tick(Duration::from_millis(120));
@@ -139,7 +169,8 @@ pub fn run(a: &Args) -> Result<u8> {
         Arc::clone(&scene),
         task.clone(),
         instruction.clone(),
-    );
+    )
+    .with_functions(functions);
     let wall = Instant::now();
     let report = agent.run(&cfg, &|p| match p {
         Progress::Asking { attempt, what } => {
@@ -185,11 +216,33 @@ pub fn run(a: &Args) -> Result<u8> {
         wall_time_s: wall.elapsed().as_secs_f64(),
         tokens_in: report.attempts.iter().map(|x| x.tokens_in).sum(),
         tokens_out: report.attempts.iter().map(|x| x.tokens_out).sum(),
+        skills: &retrieved,
     };
     // The recording is closed (rerun writes its footer) while the report is written.
     let finishing = crate::record::finish_with_report(recorder.as_ref(), &full)?;
     std::fs::write(a.out.join("report.json"), serde_json::to_vec_pretty(&full)?)?;
     let recorded = a.record.closed(finishing);
+    // A verified program joins the library (after its report is safe on disk).
+    if let (true, false, Some(_), Some(p)) =
+        (report.success, a.no_learn, &library, &report.final_program)
+    {
+        let skill = cap_agent::skills::Skill {
+            id: cap_agent::skills::id_for(&instruction, p),
+            instruction: instruction.clone(),
+            kinds: cap_agent::skills::kinds_of(&scene),
+            origin: cap_agent::skills::Origin::Run,
+            scene: a.scene.display().to_string(),
+            task: task.as_ref().map(|t| t.name.clone()),
+            success_rate: report.best_success_rate,
+            seeds: a.seeds,
+            model: Some(cap_llm::Provider::id(&provider)),
+            program: p.trim().to_owned(),
+        };
+        match crate::skills::learn(&a.skills.dir(), &skill) {
+            Ok(said) => eprintln!("cap: {said}"),
+            Err(e) => eprintln!("cap: the program was not added to the skill library: {e}"),
+        }
+    }
 
     println!(
         "{}: {} after {} attempt(s); best success rate {:.0}% over {} seed(s); {}",

@@ -496,9 +496,6 @@ fn exec_commands(scene_path: &Path, has_task: bool, reps: usize) -> Result<()> {
     Ok(())
 }
 
-/// `cap bench --llm`: the embedded model on the real first prompt of the main job
-/// (system prompt with the API, examples, scene facts, instruction), greedy, a fresh
-/// model (empty KV cache) per repetition, once free and once under the grammar.
 /// Remove the warm prompt states in `dir` (a cold start for the benchmark).
 fn remove_states(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -511,6 +508,10 @@ fn remove_states(dir: &Path) {
     }
 }
 
+/// `cap bench --llm`: the embedded model on the real first prompt of the main job
+/// (system prompt with the API, the shipped skills `cap run` retrieves as examples,
+/// scene facts, instruction), greedy, a fresh model (empty KV cache) per repetition,
+/// once free and once under the grammar.
 pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
     use cap_agent::prompt::{fill, scene_facts};
     use cap_llm::{ChatRequest, Message, Provider};
@@ -523,6 +524,13 @@ pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
         .map_or("put the red block on the blue plate".to_string(), |t| {
             t.instruction.clone()
         });
+    // The examples `cap run` shows for an instruction: the shipped skills it retrieves
+    // (the user's own library is left out, so the figure does not depend on it).
+    let library = cap_agent::skills::Library::shipped();
+    let examples = |instruction: &str| {
+        crate::skills::examples_for(&library, &scene, instruction, None, crate::skills::EXAMPLES)
+            .map_or_else(|| prompts.examples.clone(), |(text, _, _)| text)
+    };
     let messages_for = |instruction: &str| {
         vec![
             Message::system(fill(
@@ -532,7 +540,7 @@ pub fn llm(scene_path: &Path, model: &str, reps: usize) -> Result<()> {
             Message::user(fill(
                 &prompts.task,
                 &[
-                    ("examples", &prompts.examples),
+                    ("examples", &examples(instruction)),
                     ("scene", &scene_facts(&world)),
                     ("instruction", instruction),
                 ],

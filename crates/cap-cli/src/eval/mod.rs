@@ -107,6 +107,10 @@ pub struct Args {
     /// The language model, for suites without `programs`.
     #[command(flatten)]
     pub llm: LlmArgs,
+    /// The skill library the model's examples come from; each task is scored
+    /// leave-one-out (its own skills, by task and by instruction, are never shown).
+    #[command(flatten)]
+    pub skills: crate::skills::SkillArgs,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
@@ -229,6 +233,10 @@ pub fn run(a: &Args) -> Result<u8> {
     };
     let (constrain, repair_temperature) = (a.llm.constrain(local), a.llm.repair_temperature(local));
     let repair_dry = a.llm.repair_dry(local);
+    let library = match &programs {
+        Some(_) => None,
+        None => a.skills.library()?,
+    };
 
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -286,6 +294,8 @@ pub fn run(a: &Args) -> Result<u8> {
                             constrain,
                             repair_temperature,
                             repair_dry,
+                            library: library.as_ref(),
+                            examples: a.skills.examples,
                         },
                         recorder,
                     )
@@ -371,6 +381,10 @@ struct Model<'a> {
     repair_temperature: f64,
     /// Repetition penalty of repairs.
     repair_dry: Option<cap_llm::Dry>,
+    /// Where the examples come from (none: prompts/examples.md).
+    library: Option<&'a cap_agent::skills::Library>,
+    /// How many skills a first request shows.
+    examples: usize,
 }
 
 fn episode(
@@ -387,6 +401,8 @@ fn episode(
         constrain,
         repair_temperature,
         repair_dry,
+        library,
+        examples,
     } = model;
     let t = Instant::now();
     let spec = scene.task(task).cloned().context("task vanished")?;
@@ -427,13 +443,29 @@ fn episode(
             }
         }
         (None, Some(p)) => {
+            // Leave-one-out: the task's own skills are never its examples.
+            let mut prompts = Prompts::default();
+            let mut functions = Vec::new();
+            if let Some((text, _, f)) = library.and_then(|lib| {
+                crate::skills::examples_for(
+                    lib,
+                    scene,
+                    &spec.instruction,
+                    Some(cap_agent::skills::LeaveOut { task: Some(task) }),
+                    examples,
+                )
+            }) {
+                prompts.examples = text;
+                functions = f;
+            }
             let agent = Agent::new(
                 p,
-                Prompts::default(),
+                prompts,
                 Arc::clone(scene),
                 Some(spec.clone()),
                 spec.instruction.clone(),
-            );
+            )
+            .with_functions(functions);
             let cfg = RunConfig {
                 seeds: vec![seed],
                 max_attempts,

@@ -34,7 +34,8 @@ mod prefix;
 
 use models::model_err;
 pub use models::{
-    resolve_model, verify_model, KnownModel, KNOWN_MODELS, QWEN_CODER_05B, SMOLLM2_135M,
+    resolve_model, verify_model, KnownModel, KNOWN_MODELS, QWEN_CODER_05B, QWEN_CODER_15B,
+    SMOLLM2_135M,
 };
 
 /// Settings of the local engine.

@@ -34,6 +34,15 @@ pub const QWEN_CODER_05B: KnownModel = KnownModel {
     description: "Qwen2.5-Coder-0.5B-Instruct",
 };
 
+/// The larger model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF, from PyPI; models/README.md).
+pub const QWEN_CODER_15B: KnownModel = KnownModel {
+    name: "qwen2.5-coder-1.5b",
+    file: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    size: 1_117_320_768,
+    sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    description: "Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+};
+
 /// The small test model: SmolLM2-135M-Instruct Q4_1 (too weak to write programs).
 pub const SMOLLM2_135M: KnownModel = KnownModel {
     name: "smollm2-135m",
@@ -44,7 +53,7 @@ pub const SMOLLM2_135M: KnownModel = KnownModel {
 };
 
 /// Every model the set-up step can fetch.
-pub const KNOWN_MODELS: [KnownModel; 2] = [QWEN_CODER_05B, SMOLLM2_135M];
+pub const KNOWN_MODELS: [KnownModel; 3] = [QWEN_CODER_05B, QWEN_CODER_15B, SMOLLM2_135M];
 
 /// Resolve `--llm-model`: a known name (or nothing, for the default) is looked up in
 /// the data directory; anything else is a path to a GGUF file.

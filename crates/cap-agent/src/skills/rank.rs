@@ -1,0 +1,124 @@
+//! Retrieval: the skills most like a new instruction, by BM25 (the `bm25` crate, with
+//! English stemming so "blocks" meets "block", and stop words kept because "in", "on"
+//! and "all" matter here) over each skill's instruction and its scene's object kinds.
+
+use bm25::{DefaultTokenizer, Embedder, EmbedderBuilder, Language, Scorer};
+
+use super::{Library, Skill};
+
+/// What to find skills for.
+#[derive(Debug, Clone, Default)]
+pub struct Query<'a> {
+    /// The new instruction.
+    pub instruction: &'a str,
+    /// The nouns of the new scene's objects.
+    pub kinds: &'a [String],
+    /// Leave-one-out: never return a skill of this task, nor one whose instruction is
+    /// this instruction (how a task is scored against a library it is not in).
+    pub leave_out: Option<LeaveOut<'a>>,
+}
+
+/// The task a leave-one-out query is for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LeaveOut<'a> {
+    /// The task's name, if it has one.
+    pub task: Option<&'a str>,
+}
+
+/// A retrieved skill and its score (higher is more similar).
+#[derive(Debug, Clone)]
+pub struct Ranked<'a> {
+    /// The skill.
+    pub skill: &'a Skill,
+    /// Its BM25 score.
+    pub score: f32,
+}
+
+/// Words that say the same thing in an instruction, folded to one before ranking (BM25
+/// weighs a rare word heavily, so "every" would otherwise never meet "each").
+const SAME: &[(&str, &str)] = &[
+    ("every", "all"),
+    ("each", "all"),
+    ("into", "in"),
+    ("inside", "in"),
+    ("onto", "on"),
+    ("atop", "on"),
+    ("colour", "color"),
+    ("colours", "color"),
+    ("colors", "color"),
+    ("cube", "block"),
+    ("cubes", "block"),
+    ("sphere", "ball"),
+];
+
+fn document(instruction: &str, kinds: &[String]) -> String {
+    let mut words = cap_core::vocabulary::words(instruction);
+    words.extend(kinds.iter().cloned());
+    words
+        .into_iter()
+        .map(|w| {
+            SAME.iter()
+                .find(|(from, _)| *from == w)
+                .map_or(w, |(_, to)| (*to).to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn tokenizer() -> DefaultTokenizer {
+    DefaultTokenizer::builder()
+        .language_mode(Language::English)
+        .stemming(true)
+        .stopwords(false)
+        .normalization(true)
+        .build()
+}
+
+impl Library {
+    /// The `k` skills most like `q`, best first (ties by id); only skills sharing at
+    /// least one word with the query.
+    pub fn retrieve(&self, q: &Query<'_>, k: usize) -> Vec<Ranked<'_>> {
+        let words = cap_core::vocabulary::words(q.instruction);
+        let pool: Vec<&Skill> = self
+            .skills()
+            .iter()
+            .filter(|s| match &q.leave_out {
+                None => true,
+                Some(l) => {
+                    l.task.is_none_or(|t| s.task.as_deref() != Some(t))
+                        && cap_core::vocabulary::words(&s.instruction) != words
+                }
+            })
+            .collect();
+        if pool.is_empty() || k == 0 {
+            return Vec::new();
+        }
+        let docs: Vec<String> = pool
+            .iter()
+            .map(|s| document(&s.instruction, &s.kinds))
+            .collect();
+        let corpus: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let embedder: Embedder =
+            EmbedderBuilder::with_tokenizer_and_fit_to_corpus(tokenizer(), &corpus).build();
+        let mut scorer = Scorer::<usize>::new();
+        for (i, d) in docs.iter().enumerate() {
+            scorer.upsert(&i, embedder.embed(d));
+        }
+        let query = embedder.embed(&document(q.instruction, q.kinds));
+        let mut ranked: Vec<Ranked<'_>> = pool
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let score = scorer.score(&i, &query)?;
+                (score.is_finite() && score > 0.0).then_some(Ranked { skill: s, score })
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.skill.id.cmp(&b.skill.id))
+        });
+        ranked.truncate(k);
+        ranked
+    }
+}
