@@ -151,3 +151,22 @@ fn eval_with_a_language_model_records_attempts_and_tokens() {
     assert_eq!(s["tasks"][0]["mean_attempts_to_success"], 1.0);
     assert_eq!(s["tasks"][0]["tokens_in"], 200);
 }
+
+#[test]
+fn every_held_out_task_is_solvable_by_its_program_on_every_seed() {
+    // The held-out set measures the language model on tasks with no skill of their own;
+    // its programs (not skills) show that each task can be done on seeds 0-9.
+    let out = tmp("eval-heldout");
+    let o = cap(&["eval", "suites/heldout.toml", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["episodes"], 100);
+    assert_eq!(s["successes"], 100, "{s}");
+    // None of them is a shipped skill.
+    let o = cap(&["skills", "list"]);
+    for task in s["tasks"].as_array().unwrap() {
+        let name = task["task"].as_str().unwrap();
+        assert!(!common::stdout(&o).contains(name), "{name} is a skill");
+    }
+}

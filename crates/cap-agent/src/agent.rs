@@ -45,6 +45,9 @@ pub struct RunConfig {
     /// Penalise repetition in repair replies (DRY; honoured by the local model), so a
     /// repair cannot fall into a loop of one statement.
     pub repair_dry: Option<cap_llm::Dry>,
+    /// Plan, then code: first ask for the steps (no code), then for the program with
+    /// them as comments.
+    pub plan: bool,
 }
 
 impl Default for RunConfig {
@@ -62,6 +65,7 @@ impl Default for RunConfig {
             episode: EpisodeOptions::default(),
             constrain: false,
             repair_dry: None,
+            plan: false,
         }
     }
 }
@@ -503,6 +507,7 @@ impl<'a> Agent<'a> {
             best_success_rate: 0.0,
             final_program: None,
             stopped: String::new(),
+            plan: None,
         };
         let first = fill(
             &self.prompts.task,
@@ -512,24 +517,28 @@ impl<'a> Agent<'a> {
                 ("instruction", &self.instruction),
             ],
         );
+        // Plan, then code: the steps come first; their tokens count to attempt 1.
+        let mut plan_acc = plan::attempt(1, "plan");
+        let first = if cfg.plan {
+            let (first, steps) = self.with_plan(first, cfg, progress, &mut plan_acc);
+            report.plan = steps;
+            first
+        } else {
+            first
+        };
         let mut prompt = first;
         let mut best: Option<Candidate> = None;
         // Every program tried so far, whitespace normalised.
         let mut tried: Vec<String> = Vec::new();
         for attempt in 1..=cfg.max_attempts.max(1) {
             let kind = if attempt == 1 { "generate" } else { "repair" };
-            let mut acc = AttemptReport {
-                attempt,
-                kind,
-                candidates: Vec::new(),
-                best: None,
-                tokens_in: 0,
-                tokens_out: 0,
-                llm_latency_s: 0.0,
-                cached_replies: 0,
-                llm_error: None,
-                repeats: 0,
-            };
+            let mut acc = plan::attempt(attempt, kind);
+            if attempt == 1 {
+                acc.tokens_in += plan_acc.tokens_in;
+                acc.tokens_out += plan_acc.tokens_out;
+                acc.llm_latency_s += plan_acc.llm_latency_s;
+                acc.cached_replies += plan_acc.cached_replies;
+            }
             progress(Progress::Asking {
                 attempt,
                 what: format!("{kind}, {} sample(s)", cfg.samples.max(1)),
@@ -633,6 +642,9 @@ const REPEAT_SAMPLE_OFFSET: u32 = 1000;
 fn normalised(program: &str) -> String {
     program.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[path = "plan.rs"]
+mod plan;
 
 #[cfg(test)]
 #[path = "agent_tests.rs"]

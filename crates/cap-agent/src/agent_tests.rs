@@ -67,13 +67,14 @@ impl Provider for Scripted {
 }
 
 fn run(provider: &Scripted, max_attempts: u32) -> RunReport {
-    run_with(provider, max_attempts, Vec::new())
+    run_with(provider, max_attempts, Vec::new(), false)
 }
 
 fn run_with(
     provider: &Scripted,
     max_attempts: u32,
     functions: Vec<crate::skills::Helper>,
+    plan: bool,
 ) -> RunReport {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenes/tabletop.toml");
     let scene = Arc::new(Scene::load(path).unwrap_or_else(|e| panic!("{e}")));
@@ -88,6 +89,7 @@ fn run_with(
         seeds: vec![0, 1],
         max_attempts,
         threads: 1,
+        plan,
         ..RunConfig::default()
     };
     agent.run(&cfg, &|_| {})
@@ -240,7 +242,7 @@ fn a_library_function_the_program_calls_is_spliced_in_without_asking() {
     let p = Scripted::new(vec![Ok(
         "```rhai\ntransfer_item(\"red_block\", \"blue_plate\");\n```",
     )]);
-    let r = run_with(&p, 2, functions);
+    let r = run_with(&p, 2, functions, false);
     assert!(r.success, "{}", r.stopped);
     assert_eq!(
         p.user_messages().len(),
@@ -255,7 +257,36 @@ fn a_library_function_the_program_calls_is_spliced_in_without_asking() {
         Ok("```rhai\ntransfer_item(\"red_block\", \"blue_plate\");\n```"),
         Ok("```rhai\nfn transfer_item(o, t) { pick(o); place_on(o, t); }\n```"),
     ]);
-    let r = run_with(&p, 2, Vec::new());
+    let r = run_with(&p, 2, Vec::new(), false);
     assert!(r.success, "{}", r.stopped);
     assert_eq!(p.user_messages().len(), 2);
+}
+
+#[test]
+fn plan_then_code_asks_for_the_steps_first_and_writes_them_as_comments() {
+    let p = Scripted::new(vec![
+        Ok("Steps:\n1. pick up the red block\n2. put it on the blue plate"),
+        Ok(GOOD),
+    ]);
+    let r = run_with(&p, 2, Vec::new(), true);
+    assert!(r.success, "{}", r.stopped);
+    assert_eq!(
+        r.plan.as_deref(),
+        Some(&["pick up the red block".to_owned(), "put it on the blue plate".to_owned()][..])
+    );
+    let asked = p.user_messages();
+    assert_eq!(asked.len(), 2);
+    assert!(asked[0].contains("Write no code"), "{}", asked[0]);
+    assert!(
+        asked[1].contains("// 1. pick up the red block\n// 2. put it on the blue plate"),
+        "{}",
+        asked[1]
+    );
+    // The plan's tokens count to attempt 1; a plan request is not decoded under the grammar.
+    assert_eq!(r.attempts[0].tokens_in, 20);
+    assert!(p.seen.lock().unwrap()[0].grammar.is_none());
+    // Without --plan nothing of the kind is asked.
+    let p = Scripted::new(vec![Ok(GOOD)]);
+    let r = run_with(&p, 2, Vec::new(), false);
+    assert!(r.plan.is_none() && p.user_messages().len() == 1);
 }

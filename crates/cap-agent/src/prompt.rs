@@ -18,6 +18,8 @@ pub struct Prompts {
     pub repair: String,
     /// Helper definition request.
     pub helper: String,
+    /// Plan request (plan, then code); `{{scene}}`, `{{instruction}}`.
+    pub plan: String,
 }
 
 impl Default for Prompts {
@@ -28,12 +30,13 @@ impl Default for Prompts {
             task: include_str!("../../../prompts/task.md").into(),
             repair: include_str!("../../../prompts/repair.md").into(),
             helper: include_str!("../../../prompts/helper.md").into(),
+            plan: include_str!("../../../prompts/plan.md").into(),
         }
     }
 }
 
 impl Prompts {
-    /// Read `system.md`, `examples.md`, `task.md`, `repair.md`, `helper.md` from `dir`;
+    /// Read `system.md`, `examples.md`, `task.md`, `repair.md`, `helper.md`, `plan.md` from `dir`;
     /// a missing file keeps the embedded default.
     pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
         if !dir.is_dir() {
@@ -49,6 +52,7 @@ impl Prompts {
             ("task.md", &mut p.task),
             ("repair.md", &mut p.repair),
             ("helper.md", &mut p.helper),
+            ("plan.md", &mut p.plan),
         ] {
             let path = dir.join(name);
             if path.is_file() {
@@ -107,6 +111,43 @@ pub fn scene_facts(world: &World) -> String {
     s
 }
 
+/// The steps of a plan reply: its numbered or bulleted lines, else the `subgoal("...")`
+/// texts of a program it wrote anyway; at most 8.
+pub fn extract_plan(reply: &str) -> Vec<String> {
+    let mut steps: Vec<String> = reply
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l
+                .strip_prefix("- ")
+                .or_else(|| l.strip_prefix("* "))
+                .or_else(|| {
+                    let digits = l.find(|c: char| !c.is_ascii_digit())?;
+                    (digits > 0)
+                        .then(|| l[digits..].strip_prefix(". ").or_else(|| l[digits..].strip_prefix(") ")))
+                        .flatten()
+                })?;
+            let step = rest.trim();
+            (!step.is_empty()).then(|| step.to_owned())
+        })
+        .collect();
+    if steps.is_empty() {
+        let mut rest = reply;
+        while let Some(i) = rest.find("subgoal(") {
+            let after = &rest[i + 8..];
+            let quote = after.chars().next().filter(|c| matches!(c, '"' | '`'));
+            if let Some(q) = quote {
+                if let Some(end) = after[1..].find(q) {
+                    steps.push(after[1..=end].to_owned());
+                }
+            }
+            rest = after;
+        }
+    }
+    steps.truncate(8);
+    steps
+}
+
 /// A program with line numbers, as repair prompts show it.
 pub fn numbered(program: &str) -> String {
     program
@@ -162,6 +203,21 @@ mod tests {
             "home();",
             "unterminated fence"
         );
+    }
+
+    #[test]
+    fn plans_come_out_of_lists_or_subgoals() {
+        assert_eq!(
+            extract_plan("Steps:\n1. pick up the red block\n2) put it on the `blue plate`\n\nDone"),
+            ["pick up the red block", "put it on the `blue plate`"]
+        );
+        assert_eq!(extract_plan("- a\n* b"), ["a", "b"]);
+        assert_eq!(
+            extract_plan("```rhai\nsubgoal(\"pick the red block\");\npick(\"red_block\");\nsubgoal(`place ${b}`);\n```"),
+            ["pick the red block", "place ${b}"]
+        );
+        assert!(extract_plan("I cannot help with that.").is_empty());
+        assert_eq!(extract_plan(&"1. x\n".repeat(20)).len(), 8);
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub struct RunReport {
     pub final_program: Option<String>,
     /// Why the loop stopped.
     pub stopped: String,
+    /// The steps of the plan the program was asked for under (plan, then code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<String>>,
 }
 
 /// Something that happened, for progress display.

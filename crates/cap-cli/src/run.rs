@@ -49,6 +49,10 @@ pub struct Args {
     pub record: crate::record::RecordArgs,
     #[command(flatten)]
     pub skills: crate::skills::SkillArgs,
+    /// Plan, then code: ask for the steps first (no code), then for the program with
+    /// them as comments.
+    #[arg(long)]
+    pub plan: bool,
     /// Do not add the program that succeeded to the skill library.
     #[arg(long)]
     pub no_learn: bool,
@@ -153,6 +157,7 @@ pub fn run(a: &Args) -> Result<u8> {
         constrain: a.llm.constrain(local),
         repair_temperature: a.llm.repair_temperature(local),
         repair_dry: a.llm.repair_dry(local),
+        plan: a.plan,
         episode: cap_script::EpisodeOptions {
             monitor,
             recorder: recorder.as_ref().map(|r| {

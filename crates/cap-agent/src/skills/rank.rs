@@ -74,6 +74,18 @@ fn tokenizer() -> DefaultTokenizer {
         .build()
 }
 
+/// Whether a skill can serve as an example in a scene of `kinds`: every kind of object
+/// its instruction names is there too (a mug's program does not show how to move a
+/// block). With no kinds given, every skill can.
+fn transfers(skill: &Skill, kinds: &[String]) -> bool {
+    kinds.is_empty()
+        || cap_core::vocabulary::words(&skill.instruction)
+            .iter()
+            .map(|w| w.strip_suffix('s').filter(|_| !skill.kinds.contains(w)).unwrap_or(w))
+            .filter(|w| skill.kinds.iter().any(|k| k == w))
+            .all(|w| kinds.iter().any(|k| k == w))
+}
+
 impl Library {
     /// The `k` skills most like `q`, best first (ties by id); only skills sharing at
     /// least one word with the query.
@@ -82,6 +94,7 @@ impl Library {
         let pool: Vec<&Skill> = self
             .skills()
             .iter()
+            .filter(|s| transfers(s, q.kinds))
             .filter(|s| match &q.leave_out {
                 None => true,
                 Some(l) => {

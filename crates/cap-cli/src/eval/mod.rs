@@ -107,6 +107,9 @@ pub struct Args {
     /// The language model, for suites without `programs`.
     #[command(flatten)]
     pub llm: LlmArgs,
+    /// Plan, then code (as `cap run --plan`).
+    #[arg(long)]
+    pub plan: bool,
     /// The skill library the model's examples come from; each task is scored
     /// leave-one-out (its own skills, by task and by instruction, are never shown).
     #[command(flatten)]
@@ -296,6 +299,7 @@ pub fn run(a: &Args) -> Result<u8> {
                             repair_dry,
                             library: library.as_ref(),
                             examples: a.skills.examples,
+                            plan: a.plan,
                         },
                         recorder,
                     )
@@ -385,6 +389,8 @@ struct Model<'a> {
     library: Option<&'a cap_agent::skills::Library>,
     /// How many skills a first request shows.
     examples: usize,
+    /// Plan, then code.
+    plan: bool,
 }
 
 fn episode(
@@ -403,6 +409,7 @@ fn episode(
         repair_dry,
         library,
         examples,
+        plan,
     } = model;
     let t = Instant::now();
     let spec = scene.task(task).cloned().context("task vanished")?;
@@ -474,6 +481,7 @@ fn episode(
                 episode: episode_opts.clone(),
                 repair_temperature,
                 repair_dry,
+                plan,
                 ..RunConfig::default()
             };
             let rep = agent.run(&cfg, &|_| {});
