@@ -157,7 +157,12 @@ fn every_held_out_task_is_solvable_by_its_program_on_every_seed() {
     // The held-out set measures the language model on tasks with no skill of their own;
     // its programs (not skills) show that each task can be done on seeds 0-9.
     let out = tmp("eval-heldout");
-    let o = cap(&["eval", "suites/heldout.toml", "--out", out.to_str().unwrap()]);
+    let o = cap(&[
+        "eval",
+        "suites/heldout.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();

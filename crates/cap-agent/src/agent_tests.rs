@@ -272,7 +272,12 @@ fn plan_then_code_asks_for_the_steps_first_and_writes_them_as_comments() {
     assert!(r.success, "{}", r.stopped);
     assert_eq!(
         r.plan.as_deref(),
-        Some(&["pick up the red block".to_owned(), "put it on the blue plate".to_owned()][..])
+        Some(
+            &[
+                "pick up the red block".to_owned(),
+                "put it on the blue plate".to_owned()
+            ][..]
+        )
     );
     let asked = p.user_messages();
     assert_eq!(asked.len(), 2);

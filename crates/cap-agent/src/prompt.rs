@@ -124,7 +124,11 @@ pub fn extract_plan(reply: &str) -> Vec<String> {
                 .or_else(|| {
                     let digits = l.find(|c: char| !c.is_ascii_digit())?;
                     (digits > 0)
-                        .then(|| l[digits..].strip_prefix(". ").or_else(|| l[digits..].strip_prefix(") ")))
+                        .then(|| {
+                            l[digits..]
+                                .strip_prefix(". ")
+                                .or_else(|| l[digits..].strip_prefix(") "))
+                        })
                         .flatten()
                 })?;
             let step = rest.trim();

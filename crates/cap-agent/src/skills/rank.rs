@@ -81,7 +81,11 @@ fn transfers(skill: &Skill, kinds: &[String]) -> bool {
     kinds.is_empty()
         || cap_core::vocabulary::words(&skill.instruction)
             .iter()
-            .map(|w| w.strip_suffix('s').filter(|_| !skill.kinds.contains(w)).unwrap_or(w))
+            .map(|w| {
+                w.strip_suffix('s')
+                    .filter(|_| !skill.kinds.contains(w))
+                    .unwrap_or(w)
+            })
             .filter(|w| skill.kinds.iter().any(|k| k == w))
             .all(|w| kinds.iter().any(|k| k == w))
 }
