@@ -1,6 +1,7 @@
 //! Retrieval: the skills most like a new instruction, by BM25 (the `bm25` crate, with
 //! English stemming so "blocks" meets "block", and stop words kept because "in", "on"
-//! and "all" matter here) over each skill's instruction and its scene's object kinds.
+//! and "all" matter here) over each skill's instruction and its scene's object kinds,
+//! with colour words made one word and a few synonyms folded.
 
 use bm25::{DefaultTokenizer, Embedder, EmbedderBuilder, Language, Scorer};
 
@@ -51,12 +52,20 @@ const SAME: &[(&str, &str)] = &[
     ("sphere", "ball"),
 ];
 
+/// What a palette colour becomes: colours are a task's parameters, not its shape, so
+/// "put the green block in the yellow bowl" is most like "put the blue block in the
+/// red bowl", not like "put all the blocks in the green bowl".
+const HUE: &str = "hue";
+
 fn document(instruction: &str, kinds: &[String]) -> String {
     let mut words = cap_core::vocabulary::words(instruction);
     words.extend(kinds.iter().cloned());
     words
         .into_iter()
         .map(|w| {
+            if cap_core::scene::color_rgb(&w).is_some() {
+                return HUE.to_owned();
+            }
             SAME.iter()
                 .find(|(from, _)| *from == w)
                 .map_or(w, |(_, to)| (*to).to_owned())

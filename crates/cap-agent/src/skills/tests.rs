@@ -110,6 +110,22 @@ fn retrieval_ranks_the_most_similar_instructions_first() {
         top(&lib, "xyzzy", &[], 3).is_empty(),
         "no shared word, no example"
     );
+    // Colours are parameters: one block into one bowl is most like one block into one
+    // bowl, whatever their colours, not like all the blocks into the green bowl.
+    let k = kinds(&tabletop);
+    let one = lib.retrieve(
+        &Query {
+            instruction: "put the green block in the yellow bowl",
+            kinds: &k,
+            leave_out: Some(LeaveOut {
+                task: Some("green_in_yellow_bowl"),
+            }),
+        },
+        2,
+    );
+    let mut ids: Vec<&str> = one.iter().map(|r| r.skill.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["blue_in_red_bowl", "red_on_blue"]);
 }
 
 #[test]

@@ -489,15 +489,21 @@ fn episode(
             r.attempts = rep.attempts.len() as u32;
             r.tokens_in = rep.attempts.iter().map(|x| x.tokens_in).sum();
             r.tokens_out = rep.attempts.iter().map(|x| x.tokens_out).sum();
-            if let Some(fr) = rep
+            // The failure of the last program that ran; if none ran, the episode
+            // failed before running (every reply rejected by the checker).
+            let last_ran = rep
                 .attempts
-                .last()
-                .and_then(|x| x.best.and_then(|b| x.candidates.get(b)))
-                .and_then(|c| c.failure_report.as_ref())
-            {
+                .iter()
+                .rev()
+                .flat_map(|x| x.candidates.iter())
+                .find_map(|c| c.failure_report.as_ref())
+                .filter(|_| !rep.success);
+            if let Some(fr) = last_ran {
                 r.failure_class = Some(fr.main.class.label());
                 r.failure_kind = Some(fr.main.kind.label().to_owned());
                 r.line = fr.main.line;
+            } else if !rep.success {
+                r.failure_class = Some("static".to_owned());
             }
         }
         (None, None) => anyhow::bail!("no policy source"),
