@@ -377,6 +377,7 @@ impl<'a> Agent<'a> {
         cfg: &RunConfig,
         acc: &mut AttemptReport,
         tried: &mut Vec<String>,
+        repairing: Option<&str>,
     ) -> Result<Candidate, LlmError> {
         let mut reply = self.ask(user.to_owned(), sample, true, cfg, acc)?;
         // A repair that hands back a program already tried is not run: ask once more,
@@ -410,7 +411,23 @@ impl<'a> Agent<'a> {
         tried.push(normalised(&extracted));
         let mut helpers = Vec::new();
         let (program, errors) = self.with_helpers(extracted, sample, cfg, acc, &mut helpers)?;
-        let (program, errors, fixits) = self.fix(program, errors, cfg);
+        // A repair that dropped the `let` lines it still uses gets them back.
+        let (program, errors, carried) = match repairing {
+            Some(before) if !errors.is_empty() => {
+                let engine = cap_script::sandbox::engine(&cfg.episode.limits);
+                let check = |p: &str| {
+                    cap_script::check_program(&engine, p, &self.scene)
+                        .err()
+                        .unwrap_or_default()
+                };
+                let (p, carried) = crate::carry::carry_lets(&program, before, check);
+                let e = check(&p);
+                (p, e, carried)
+            }
+            _ => (program, errors, Vec::new()),
+        };
+        let (program, errors, mut fixits) = self.fix(program, errors, cfg);
+        fixits.splice(0..0, carried);
         if !errors.is_empty() {
             return Ok(Candidate {
                 sample,
@@ -530,6 +547,8 @@ impl<'a> Agent<'a> {
         let mut best: Option<Candidate> = None;
         // Every program tried so far, whitespace normalised.
         let mut tried: Vec<String> = Vec::new();
+        // The program the current prompt asks to repair.
+        let mut repairing: Option<String> = None;
         for attempt in 1..=cfg.max_attempts.max(1) {
             let kind = if attempt == 1 { "generate" } else { "repair" };
             let mut acc = plan::attempt(attempt, kind);
@@ -544,7 +563,14 @@ impl<'a> Agent<'a> {
                 what: format!("{kind}, {} sample(s)", cfg.samples.max(1)),
             });
             for sample in 0..cfg.samples.max(1) {
-                match self.candidate(&prompt, sample, cfg, &mut acc, &mut tried) {
+                match self.candidate(
+                    &prompt,
+                    sample,
+                    cfg,
+                    &mut acc,
+                    &mut tried,
+                    repairing.as_deref(),
+                ) {
                     Ok(c) => acc.candidates.push(c),
                     Err(e) => {
                         // The report keeps the provider's error in words.
@@ -602,6 +628,7 @@ impl<'a> Agent<'a> {
                     break;
                 }
                 prompt = self.repair_prompt(c, cfg);
+                repairing = Some(c.program.clone());
             }
             if let Some(e) = llm_error {
                 report.stopped = format!("the language model failed on attempt {attempt}: {e}");

@@ -295,3 +295,22 @@ fn plan_then_code_asks_for_the_steps_first_and_writes_them_as_comments() {
     let r = run_with(&p, 2, Vec::new(), false);
     assert!(r.plan.is_none() && p.user_messages().len() == 1);
 }
+
+#[test]
+fn a_repair_that_dropped_its_let_lines_gets_them_back() {
+    let p = Scripted::new(vec![
+        Ok("```rhai\nlet block = find(\"red block\");\nlet plate = find(\"yellow bowl\");\npick(block);\nplace_on(block, plate);\n```"),
+        Ok("```rhai\nlet plate = find(\"blue plate\");\npick(block);\nplace_on(block, plate);\n```"),
+    ]);
+    let r = run(&p, 2);
+    assert!(r.success, "{}", r.stopped);
+    let c = &r.attempts[1].candidates[0];
+    assert!(
+        c.program
+            .starts_with("let block = find(\"red block\");\nlet plate = find(\"blue plate\");"),
+        "{}",
+        c.program
+    );
+    assert_eq!(c.fixits.len(), 1, "{:?}", c.fixits);
+    assert!(c.fixits[0].contains("carried `let block"), "{:?}", c.fixits);
+}

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod attribution;
+pub mod carry;
 pub mod grammar;
 pub mod prompt;
 pub mod report;

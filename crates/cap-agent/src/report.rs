@@ -33,8 +33,9 @@ pub struct Candidate {
     pub helpers: Vec<String>,
     /// Static errors (then nothing ran).
     pub static_errors: Vec<String>,
-    /// Fix-its cap applied itself before running (`line N: `from` -> `to``); the
-    /// program above is the fixed one.
+    /// Fix-its cap applied itself before running (`line N: `from` -> `to``, and `let`
+    /// lines carried over from the program being repaired); the program above is the
+    /// fixed one.
     pub fixits: Vec<String>,
     /// Per-seed outcomes.
     pub seeds: Vec<SeedOutcome>,
