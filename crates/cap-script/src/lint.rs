@@ -231,8 +231,17 @@ fn placed_unpicked(ast: &AST) -> Vec<StaticError> {
     if ast.iter_functions().next().is_some() {
         return Vec::new();
     }
-    // (line, column, function, object) of every call, in source order.
-    let mut calls: Vec<(usize, usize, String, Option<String>, rhai::Position)> = Vec::new();
+    // (line, column, function, object, position, second argument) of every call, in
+    // source order.
+    type Call = (
+        usize,
+        usize,
+        String,
+        Option<String>,
+        rhai::Position,
+        Option<String>,
+    );
+    let mut calls: Vec<Call> = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         if let Some(ASTNode::Expr(Expr::FnCall(c, pos)) | ASTNode::Stmt(Stmt::FnCall(c, pos))) =
             path.last()
@@ -245,6 +254,7 @@ fn placed_unpicked(ast: &AST) -> Vec<StaticError> {
                     f.to_owned(),
                     object_key(c.args.first()),
                     *pos,
+                    object_key(c.args.get(1)),
                 ));
             }
         }
@@ -253,7 +263,7 @@ fn placed_unpicked(ast: &AST) -> Vec<StaticError> {
     calls.sort_by_key(|c| (c.0, c.1));
     calls.dedup_by_key(|c| (c.0, c.1));
     let mut out = Vec::new();
-    for (i, (_, _, f, key, pos)) in calls.iter().enumerate() {
+    for (i, (_, _, f, key, pos, second)) in calls.iter().enumerate() {
         let Some(key) = key.as_ref().filter(|_| f.starts_with("place_")) else {
             continue;
         };
@@ -261,13 +271,37 @@ fn placed_unpicked(ast: &AST) -> Vec<StaticError> {
         let grasped = before
             .iter()
             .any(|c| c.2 == "close_gripper" || (c.2 == "pick" && c.3.as_ref() == Some(key)));
-        if !grasped {
-            out.push(at(
+        if grasped {
+            continue;
+        }
+        // `pick(b); place_on(a, b)`: the arguments swapped, certainly.
+        let held = before
+            .iter()
+            .rev()
+            .find(|c| c.2 == "pick")
+            .and_then(|c| c.3.as_ref());
+        let swapped = f == "place_on" && second.is_some() && held == second.as_ref();
+        match (swapped, second) {
+            (true, Some(b)) => {
+                let mut e = at(
+                    *pos,
+                    FailureKind::WrongOrder,
+                    format!("{f}({key}, {b}) places {key} on {b}, but the program holds {b}: the object held goes first, write {f}({b}, {key})"),
+                    None,
+                );
+                e.fix = Some(crate::diagnostic::FixIt {
+                    line: e.line,
+                    from: format!("{f}({key}, {b})"),
+                    to: format!("{f}({b}, {key})"),
+                });
+                out.push(e);
+            }
+            _ => out.push(at(
                 *pos,
                 FailureKind::WrongOrder,
                 format!("{f}({key}, ...) places {key}, which the program has not picked before this line: pick({key}) first"),
                 None,
-            ));
+            )),
         }
     }
     out
@@ -320,6 +354,36 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn swapped_place_on_arguments_are_fixed_with_certainty() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenes/tabletop.toml");
+        let scene = Scene::load(path).unwrap_or_else(|e| panic!("{e}"));
+        let src = "pick(\"red_block\");\nplace_on(\"blue_plate\", \"red_block\");";
+        let ast = engine(&Limits::default())
+            .compile(src)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = lint(&ast, src, &scene);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].to_string()
+                .contains("the program holds \"red_block\": the object held goes first"),
+            "{e:?}"
+        );
+        let (fixed, _) =
+            crate::diagnostic::apply_fixits(src, &e).unwrap_or_else(|| panic!("no fix"));
+        assert_eq!(
+            fixed,
+            "pick(\"red_block\");\nplace_on(\"red_block\", \"blue_plate\");"
+        );
+        // Held is not the second argument: no certain fix.
+        let src = "pick(\"green_block\");\nplace_on(\"blue_plate\", \"red_block\");";
+        let ast = engine(&Limits::default())
+            .compile(src)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = lint(&ast, src, &scene);
+        assert!(e.len() == 1 && e[0].fix.is_none(), "{e:?}");
     }
 
     #[test]

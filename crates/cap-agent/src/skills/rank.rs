@@ -1,7 +1,7 @@
 //! Retrieval: the skills most like a new instruction, by BM25 (the `bm25` crate, with
 //! English stemming so "blocks" meets "block", and stop words kept because "in", "on"
-//! and "all" matter here) over each skill's instruction and its scene's object kinds,
-//! with colour words made one word and a few synonyms folded.
+//! and "all" matter here) over each skill's instruction, with colour words made one
+//! word and a few synonyms folded, among the skills whose objects the scene has.
 
 use bm25::{DefaultTokenizer, Embedder, EmbedderBuilder, Language, Scorer};
 
@@ -47,9 +47,8 @@ const SAME: &[(&str, &str)] = &[
     ("colour", "color"),
     ("colours", "color"),
     ("colors", "color"),
-    ("cube", "block"),
     ("cubes", "block"),
-    ("sphere", "ball"),
+    ("cans", "cylinder"),
 ];
 
 /// What a palette colour becomes: colours are a task's parameters, not its shape, so
@@ -57,14 +56,27 @@ const SAME: &[(&str, &str)] = &[
 /// red bowl", not like "put all the blocks in the green bowl".
 const HUE: &str = "hue";
 
-fn document(instruction: &str, kinds: &[String]) -> String {
-    let mut words = cap_core::vocabulary::words(instruction);
-    words.extend(kinds.iter().cloned());
-    words
+/// Articles say nothing about a task (and "the" four times made a long instruction
+/// look like anything); "in", "on" and "all" stay.
+const ARTICLES: &[&str] = &["the", "a", "an"];
+
+/// The words BM25 ranks on: the instruction's, folded. The scene's object kinds are not
+/// among them (a kind only one shipped scene has, the cylinder, made every skill of that
+/// scene outrank the ones that do the same thing); they decide which skills transfer.
+fn document(instruction: &str) -> String {
+    cap_core::vocabulary::words(instruction)
         .into_iter()
+        .filter(|w| !ARTICLES.contains(&w.as_str()))
         .map(|w| {
             if cap_core::scene::color_rgb(&w).is_some() {
                 return HUE.to_owned();
+            }
+            // A kind's other words ("can", "cube", "dish") are the kind's noun.
+            if let Some(k) = cap_core::scene::ObjectKind::PRIMITIVES
+                .iter()
+                .find(|k| k.noun() != w && k.synonyms().contains(&w.as_str()))
+            {
+                return k.noun().to_owned();
             }
             SAME.iter()
                 .find(|(from, _)| *from == w)
@@ -119,10 +131,7 @@ impl Library {
         if pool.is_empty() || k == 0 {
             return Vec::new();
         }
-        let docs: Vec<String> = pool
-            .iter()
-            .map(|s| document(&s.instruction, &s.kinds))
-            .collect();
+        let docs: Vec<String> = pool.iter().map(|s| document(&s.instruction)).collect();
         let corpus: Vec<&str> = docs.iter().map(String::as_str).collect();
         let embedder: Embedder =
             EmbedderBuilder::with_tokenizer_and_fit_to_corpus(tokenizer(), &corpus).build();
@@ -130,7 +139,7 @@ impl Library {
         for (i, d) in docs.iter().enumerate() {
             scorer.upsert(&i, embedder.embed(d));
         }
-        let query = embedder.embed(&document(q.instruction, q.kinds));
+        let query = embedder.embed(&document(q.instruction));
         let mut ranked: Vec<Ranked<'_>> = pool
             .iter()
             .enumerate()
@@ -146,5 +155,19 @@ impl Library {
         });
         ranked.truncate(k);
         ranked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document;
+
+    #[test]
+    fn documents_fold_colours_articles_and_other_words_for_a_kind() {
+        assert_eq!(
+            document("Drop the can into the blue dish, then every cube"),
+            "drop cylinder in hue plate then all block"
+        );
+        assert_eq!(document("put a ball on it"), "put ball on it");
     }
 }

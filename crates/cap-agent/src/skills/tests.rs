@@ -123,9 +123,7 @@ fn retrieval_ranks_the_most_similar_instructions_first() {
         },
         2,
     );
-    let mut ids: Vec<&str> = one.iter().map(|r| r.skill.id.as_str()).collect();
-    ids.sort_unstable();
-    assert_eq!(ids, ["blue_in_red_bowl", "red_on_blue"]);
+    assert_eq!(one[0].skill.id, "blue_in_red_bowl");
 }
 
 #[test]
