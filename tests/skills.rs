@@ -234,20 +234,40 @@ fn run_learns_its_verified_program_and_leave_one_out_hides_the_tasks_own() {
             .starts_with(own)
     );
 
-    // By default the task's own reference policy is the best example.
+    // By default the task's own reference policy is the best example, and a program
+    // for an instruction the library already does as well is not added again.
     let (o, seen, r) = run(
-        "skills-learn-1",
+        "skills-learn-0",
         "put the red block on the blue plate",
         d,
         &[],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let first = user_message(&seen[0]);
-    assert!(first.contains(own), "{first}");
-    assert_eq!(r["skills"][0]["id"], "red_on_blue");
-    // The program that succeeded is now a skill of origin `run`.
     assert!(
-        stderr(&o).contains("added to the skill library as put_the_red_block_on_the_blue_plate-"),
+        user_message(&seen[0]).contains(own),
+        "{}",
+        user_message(&seen[0])
+    );
+    assert_eq!(r["skills"][0]["id"], "red_on_blue");
+    assert!(
+        stderr(&o)
+            .contains("not added to the skill library: red_on_blue already does this instruction"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.exists(), "{}", stderr(&o));
+
+    // A new instruction: the program that succeeded is now a skill of origin `run`.
+    let (o, _, _) = run(
+        "skills-learn-1",
+        "move the red block over to the blue plate",
+        d,
+        &["--task", "red_on_blue"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("added to the skill library as move_the_red_block_over_to_the_blue_plate-"),
         "{}",
         stderr(&o)
     );
@@ -258,7 +278,7 @@ fn run_learns_its_verified_program_and_leave_one_out_hides_the_tasks_own() {
         .unwrap_or_else(|| panic!("{}", stdout(&o)))
         .to_owned();
     assert!(
-        learned.contains("put the red block on the blue plate"),
+        learned.contains("move the red block over to the blue plate"),
         "{learned}"
     );
 
@@ -285,7 +305,9 @@ fn run_learns_its_verified_program_and_leave_one_out_hides_the_tasks_own() {
         .map(|s| s["id"].as_str().unwrap())
         .collect();
     assert!(
-        !shown.is_empty() && !shown.contains(&"red_on_blue"),
+        !shown.is_empty()
+            && !shown.contains(&"red_on_blue")
+            && !shown.iter().any(|s| s.starts_with("move_the_red_block")),
         "{shown:?}"
     );
 

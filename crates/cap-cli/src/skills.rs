@@ -394,10 +394,19 @@ fn any_false_checkpoint(trace: &[cap_core::trace::TraceEvent]) -> bool {
     })
 }
 
-/// Add `skill` (a program a `cap run` verified) to the library in `dir`; what
-/// happened, in words.
+/// Add `skill` (a program a `cap run` verified) to the library in `dir`, unless a skill
+/// for the same instruction is verified at least as well; what happened, in words.
 pub fn learn(dir: &Path, skill: &Skill) -> Result<String, skills::SkillError> {
-    Ok(match Library::open(dir)?.add(dir, skill)? {
+    let lib = Library::open(dir)?;
+    if let Some(s) = lib.covering(skill) {
+        return Ok(format!(
+            "not added to the skill library: {} already does this instruction ({:.0}% of {} seeds)",
+            s.id,
+            s.success_rate * 100.0,
+            s.seeds
+        ));
+    }
+    Ok(match lib.add(dir, skill)? {
         Added::New(p) => format!(
             "added to the skill library as {} ({})",
             skill.id,

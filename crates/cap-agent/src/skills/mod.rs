@@ -255,6 +255,18 @@ impl Library {
             .collect()
     }
 
+    /// A skill for the same instruction verified at least as well (success rate and
+    /// seeds) as `skill`: a run need not add another one (and the next run's examples,
+    /// and so its warm prompt state, stay the same).
+    pub fn covering(&self, skill: &Skill) -> Option<&Skill> {
+        let words = cap_core::vocabulary::words(&skill.instruction);
+        self.skills.iter().find(|s| {
+            cap_core::vocabulary::words(&s.instruction) == words
+                && s.success_rate >= skill.success_rate
+                && s.seeds >= skill.seeds
+        })
+    }
+
     /// Write `skill` into `dir` (made if missing), unless the library already holds the
     /// same program for the same instruction.
     pub fn add(&self, dir: &Path, skill: &Skill) -> Result<Added, SkillError> {
