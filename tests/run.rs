@@ -335,7 +335,7 @@ fn a_missing_or_corrupt_model_is_a_clear_bad_input_error() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("qwen2.5-coder-0.5b-instruct.gguf"),
+        stderr(&o).contains("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
         "{}",
         stderr(&o)
     );

@@ -35,8 +35,8 @@ pub struct LlmArgs {
     /// name to replay a cache recorded from an endpoint that is gone.
     #[arg(long, env = "CAP_LLM_CACHE_NAMESPACE")]
     pub cache_namespace: Option<String>,
-    /// The embedded model used when no endpoint is given: `qwen2.5-coder-0.5b` (the
-    /// default), `qwen2.5-coder-1.5b`, `smollm2-135m`, or a path to a GGUF file.
+    /// The embedded model used when no endpoint is given: `qwen2.5-coder-1.5b` (the
+    /// default), `qwen2.5-coder-0.5b`, `smollm2-135m`, or a path to a GGUF file.
     #[arg(long, env = "CAP_LLM_LOCAL")]
     pub llm_model: Option<String>,
     /// CPU threads for the embedded model (default: all cores).

@@ -173,9 +173,9 @@ enum Command {
         #[arg(long)]
         compare: Option<PathBuf>,
         /// Measure the embedded language model instead (prompt and generation tokens/s,
-        /// free and under the grammar): `qwen2.5-coder-0.5b` (default), `smollm2-135m`
+        /// free and under the grammar): `qwen2.5-coder-1.5b` (default), `qwen2.5-coder-0.5b`, `smollm2-135m`
         /// or a GGUF path.
-        #[arg(long, value_name = "MODEL", num_args = 0..=1, default_missing_value = "qwen2.5-coder-0.5b")]
+        #[arg(long, value_name = "MODEL", num_args = 0..=1, default_missing_value = "qwen2.5-coder-1.5b")]
         llm: Option<String>,
     },
 }

@@ -25,7 +25,7 @@ pub struct KnownModel {
     pub description: &'static str,
 }
 
-/// The default model: Qwen2.5-Coder-0.5B-Instruct (GGUF, from PyPI; models/README.md).
+/// The smaller model: Qwen2.5-Coder-0.5B-Instruct (GGUF, from PyPI; models/README.md).
 pub const QWEN_CODER_05B: KnownModel = KnownModel {
     name: "qwen2.5-coder-0.5b",
     file: "qwen2.5-coder-0.5b-instruct.gguf",
@@ -34,7 +34,8 @@ pub const QWEN_CODER_05B: KnownModel = KnownModel {
     description: "Qwen2.5-Coder-0.5B-Instruct",
 };
 
-/// The larger model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF, from PyPI; models/README.md).
+/// The default model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF, from PyPI;
+/// models/README.md), chosen over the 0.5B by measured success (bench/README.md).
 pub const QWEN_CODER_15B: KnownModel = KnownModel {
     name: "qwen2.5-coder-1.5b",
     file: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
@@ -58,7 +59,7 @@ pub const KNOWN_MODELS: [KnownModel; 3] = [QWEN_CODER_05B, QWEN_CODER_15B, SMOLL
 /// Resolve `--llm-model`: a known name (or nothing, for the default) is looked up in
 /// the data directory; anything else is a path to a GGUF file.
 pub fn resolve_model(spec: Option<&str>) -> Result<(PathBuf, Option<KnownModel>), LlmError> {
-    let spec = spec.unwrap_or(QWEN_CODER_05B.name);
+    let spec = spec.unwrap_or(QWEN_CODER_15B.name);
     if let Some(known) = KNOWN_MODELS.iter().find(|m| m.name == spec) {
         let dir = cap_core::paths::data_dir();
         return Ok((dir.join("llm").join(known.file), Some(*known)));
