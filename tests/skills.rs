@@ -28,6 +28,18 @@ fn skills(dir: &str, args: &[&str]) -> std::process::Output {
     cap(&a)
 }
 
+/// `cap skills --skills-dir DIR add PROGRAM --scene scenes/tabletop.toml ARGS...`.
+fn add(dir: &str, program: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut a = vec![
+        "add",
+        program.to_str().unwrap(),
+        "--scene",
+        "scenes/tabletop.toml",
+    ];
+    a.extend_from_slice(args);
+    skills(dir, &a)
+}
+
 /// `cap run` on the tabletop through a scripted server with its own library directory.
 fn run(
     name: &str,
@@ -80,19 +92,7 @@ fn add_verifies_in_simulation_and_run_retrieves_what_was_added() {
     std::fs::write(&good, GREEN_ON_PLATE).unwrap();
 
     // Judged by a task it does not carry out: refused, and nothing is written.
-    let o = skills(
-        d,
-        &[
-            "add",
-            good.to_str().unwrap(),
-            "--scene",
-            "scenes/tabletop.toml",
-            "--task",
-            "red_on_blue",
-            "--seeds",
-            "2",
-        ],
-    );
+    let o = add(d, &good, &["--task", "red_on_blue", "--seeds", "2"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("not added: 0 of 2 seeds"),
@@ -108,13 +108,10 @@ fn add_verifies_in_simulation_and_run_retrieves_what_was_added() {
         GREEN_ON_PLATE.replace("blue_plate\");\ncheckpoint", "yellow_bowl\");\ncheckpoint"),
     )
     .unwrap();
-    let o = skills(
+    let o = add(
         d,
+        &wrong,
         &[
-            "add",
-            wrong.to_str().unwrap(),
-            "--scene",
-            "scenes/tabletop.toml",
             "--instruction",
             "put the green block on the blue plate",
             "--seeds",
@@ -124,13 +121,10 @@ fn add_verifies_in_simulation_and_run_retrieves_what_was_added() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 
     // Without a task: it must run through with no false checkpoint.
-    let o = skills(
+    let o = add(
         d,
+        &good,
         &[
-            "add",
-            good.to_str().unwrap(),
-            "--scene",
-            "scenes/tabletop.toml",
             "--instruction",
             "put the green block on the blue plate",
             "--seeds",
@@ -148,16 +142,10 @@ fn add_verifies_in_simulation_and_run_retrieves_what_was_added() {
         id.starts_with("put_the_green_block_on_the_blue_plate-"),
         "{id}"
     );
-    let o = skills(
+    let o = add(
         d,
-        &[
-            "add",
-            good.to_str().unwrap(),
-            "--scene",
-            "scenes/tabletop.toml",
-            "--instruction",
-            "put the green block on the blue plate",
-        ],
+        &good,
+        &["--instruction", "put the green block on the blue plate"],
     );
     assert!(
         stdout(&o).contains(&format!("already in the library as {id}")),
