@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 mod common;
-use common::{cap, llm_server, stderr, tmp, RIGHT};
+use common::{cap, scripted_eval, stderr, tmp};
 
 fn result_keys(dir: &Path) -> Vec<(String, u64)> {
     let mut k: Vec<(String, u64)> = std::fs::read_to_string(dir.join("results.jsonl"))
@@ -116,26 +116,10 @@ fn eval_appends_resumes_shards_and_merges() {
 
 #[test]
 fn eval_with_a_language_model_records_attempts_and_tokens() {
-    let (url, server) = llm_server(vec![RIGHT.into()]);
-    let out = tmp("eval-llm");
-    let cache = tmp("eval-llm-cache");
-    let o = cap(&[
-        "eval",
-        "tests/suites/llm.toml",
-        "--out",
-        out.to_str().unwrap(),
-        "--threads",
-        "1",
-        "--base-url",
-        &url,
-        "--model",
-        "scripted",
-        "--cache",
-        cache.to_str().unwrap(),
-    ]);
+    let (o, seen, out) = scripted_eval("eval-llm", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     // The second episode asks the same question: the cache answers it.
-    assert_eq!(server.join().unwrap().len(), 1);
+    assert_eq!(seen.len(), 1);
     let lines: Vec<Value> = std::fs::read_to_string(out.join("results.jsonl"))
         .unwrap()
         .lines()

@@ -312,27 +312,9 @@ fn run_learns_its_verified_program_and_leave_one_out_hides_the_tasks_own() {
 
 #[test]
 fn eval_scores_each_task_without_its_own_skill() {
-    let (url, server) = llm_server(vec![RIGHT.into()]);
-    let out = tmp("skills-eval");
-    let cache = tmp("skills-eval-cache");
-    let o = cap(&[
-        "eval",
-        "tests/suites/llm.toml",
-        "--out",
-        out.to_str().unwrap(),
-        "--threads",
-        "1",
-        "--base-url",
-        &url,
-        "--model",
-        "scripted",
-        "--cache",
-        cache.to_str().unwrap(),
-        "--skills-dir",
-        tmp("skills-eval-lib").to_str().unwrap(),
-    ]);
+    let lib = tmp("skills-eval-lib");
+    let (o, seen, _) = scripted_eval("skills-eval", &["--skills-dir", lib.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let seen = server.join().unwrap();
     let first = user_message(&seen[0]);
     assert!(
         !first.contains("// Put the red block on the blue plate."),

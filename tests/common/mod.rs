@@ -119,6 +119,33 @@ pub fn no_skills_dir() -> &'static str {
     DIR.get_or_init(|| tmp("no-skills").display().to_string())
 }
 
+/// `cap eval tests/suites/llm.toml` (one thread) against a scripted server answering
+/// RIGHT, with fresh output and cache directories named after `name`, and `extra`
+/// arguments: the command's output, the requests the server saw, the output directory.
+pub fn scripted_eval(name: &str, extra: &[&str]) -> (Output, Vec<Value>, PathBuf) {
+    let (url, server) = llm_server(vec![RIGHT.into()]);
+    let out = tmp(name);
+    let cache = tmp(&format!("{name}-cache"));
+    let mut args = vec![
+        "eval",
+        "tests/suites/llm.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "1",
+        "--base-url",
+        &url,
+        "--model",
+        "scripted",
+        "--cache",
+        cache.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = cap(&args);
+    let seen = server.join().unwrap();
+    (o, seen, out)
+}
+
 pub fn rerun_cli() -> PathBuf {
     if let Some(p) = std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)
