@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train cap's checkpoint vision-language model and export it to ONNX.
+"""Train cap's checkpoint vision-language model, calibrate it, and export it to ONNX.
 
 The model answers "does this statement hold in this image?" for statements parsed into
 a relation over object descriptions (colour + kind), e.g. on(red block, blue plate).
@@ -9,18 +9,30 @@ Inputs (ONNX):
   query  float32 [N, Q]            one-hots: relation | subject colour | subject kind
                                    | object colour | object kind (order in the card)
 Output:
-  logit  float32 [N]               > 0 means the statement holds; sigmoid = confidence
+  logit  float32 [N]               > 0 means the statement holds; sigmoid = calibrated
+                                   confidence (the per-relation temperature is in the graph)
 
-Data come from `cap dataset` (labelled from simulator state); the held-out split is a
-different seed stream (scenes and placements never seen in training).
+Data come from `cap dataset` (domain-randomised, labelled from simulator state):
 
-  cap dataset --out data/train --images 20000 --seed 1
-  cap dataset --out data/test  --images 3000  --seed 1000003
-  python models/train_checkpoint_vlm.py --train data/train --test data/test --out models
+  cap dataset --out data/train --images 24000 --seed 1
+  cap dataset --out data/val   --images 2000  --seed 2          # calibration
+  cap dataset --out data/test  --images 2000  --seed 1000003    # in-distribution test
+  cap dataset --out data/ood-camera --family ood-camera --images 1500 --seed 2000001
+  cap dataset --out data/ood-size   --family ood-size   --images 1500 --seed 2000002
+  cap dataset --out data/ood-table  --family ood-table  --images 1500 --seed 2000003
+  python models/train_checkpoint_vlm.py --train data/train --val data/val --test data/test \
+      --ood data/ood-camera data/ood-size data/ood-table --out models
+
+After training, one temperature per relation is fitted on the validation split
+(minimum negative log-likelihood), and each relation's cannot_tell threshold is the
+lowest confidence at which the calibrated answers on the validation split are right
+at least --target of the time. Both go into the graph and the card. Every split is then
+scored with the inspector's own rule (confidence quantised to 0.001, answered when at
+or above the relation's threshold): `cap dataset --eval DIR` reproduces those figures
+from the ONNX file alone.
 
 Runs offline on a CPU (torch); not part of CI. Writes models/checkpoint_vlm.onnx and
-models/checkpoint_vlm.json (the card the Rust inspector reads: vocabulary, input
-layout, sha256, held-out accuracy per relation).
+models/checkpoint_vlm.json (the card the Rust inspector reads).
 """
 import argparse
 import hashlib
@@ -41,6 +53,7 @@ def load(dirname, meta_ref=None):
     if meta_ref is not None:
         for k in ("relations", "colors", "kinds", "image_size"):
             assert meta[k] == meta_ref[k], f"{dirname}: {k} differs from the training set"
+    meta.setdefault("family", "train")
     s = meta["image_size"]
     images = np.fromfile(os.path.join(dirname, "images.u8"), dtype=np.uint8)
     images = images.reshape(meta["images"], s, s, 3)
@@ -172,78 +185,131 @@ def to_tensor(images):
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
 
 
-def evaluate(net, images, idx, qs, labels, rels, nrel, bs=512):
+def logits_of(net, data, bs=64):
+    """Raw logits for every statement of a split (each image encoded once)."""
+    _, images, idx, qs, _, _, _, _ = data
     net.eval()
-    correct = np.zeros(nrel)
-    total = np.zeros(nrel)
-    probs = np.zeros(len(labels), np.float32)
+    out = np.zeros(len(idx), np.float32)
+    order = np.argsort(idx, kind="stable")
+    starts = np.searchsorted(idx[order], np.arange(images.shape[0] + 1))
     with torch.no_grad():
-        for s in range(0, len(labels), bs):
-            sl = slice(s, s + bs)
-            img = to_tensor(images[idx[sl]])
-            logit = net(img, torch.from_numpy(qs[sl]))
-            p = torch.sigmoid(logit).numpy()
-            probs[sl] = p
-            ok = (p > 0.5) == (labels[sl] > 0.5)
-            np.add.at(correct, rels[sl], ok)
-            np.add.at(total, rels[sl], 1)
+        for s in range(0, images.shape[0], bs):
+            e = min(s + bs, images.shape[0])
+            rows = order[starts[s]:starts[e]]
+            if len(rows) == 0:
+                continue
+            feat = net.encode(to_tensor(images[s:e]))
+            local = torch.from_numpy(idx[rows] - s)
+            out[rows] = net.head(feat[local], torch.from_numpy(qs[rows])).numpy()
     net.train()
-    return correct, total, probs
+    return out
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--train", required=True)
-    ap.add_argument("--test", required=True)
-    ap.add_argument("--out", default="models")
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--limit-images", type=int, default=0, help="train on the first N images only (smoke runs)")
-    ap.add_argument("--per-image", type=int, default=16, help="statements per image per step")
-    ap.add_argument("--batch-images", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--aux", type=float, default=1.0, help="weight of the grounding loss")
-    ap.add_argument("--init", help="start from this saved torch state (see --save-state)")
-    ap.add_argument("--save-state", help="also save the torch state here, to continue training later")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--min-confidence", type=float, default=0.75,
-                    help="the inspector's cannot_tell threshold (cap-vision DEFAULT_MIN_CONFIDENCE), "
-                         "for the card's answered accuracy and coverage per relation")
-    a = ap.parse_args()
-    torch.manual_seed(a.seed)
-    np.random.seed(a.seed)
-    torch.set_num_threads(a.threads)
+def fit_temperature(logit, label):
+    """The temperature minimising the negative log-likelihood (a 1-D search)."""
+    z = torch.from_numpy(logit).double()
+    y = torch.from_numpy(label).double()
+    best_t, best = 1.0, float("inf")
+    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 200)):
+        nll = F.binary_cross_entropy_with_logits(z / t, y).item()
+        if nll < best:
+            best_t, best = float(t), nll
+    return best_t
 
-    meta, images, idx, qs, labels, rels, masks, slots = load(a.train)
-    tmeta, timages, tidx, tqs, tlabels, trels, _, _ = load(a.test, meta)
-    nrel = len(meta["relations"])
-    if a.limit_images:
-        keep = idx < a.limit_images
-        idx, qs, labels, rels, slots = idx[keep], qs[keep], labels[keep], rels[keep], slots[keep]
-        meta = dict(meta, images=a.limit_images)
-    print(f"train: {meta['images']} images, {len(labels)} statements; "
-          f"test: {tmeta['images']} images, {len(tlabels)} statements")
+
+def quantise(p):
+    """As cap_core::trace::quantise_confidence: the inspector decides on thousandths."""
+    return np.floor(p * 1000.0 + 0.5) / 1000.0
+
+
+def outcomes(logit, label, rels, temps, thresholds, relations):
+    t = np.array([temps[r] for r in relations])[rels]
+    p = quantise(1.0 / (1.0 + np.exp(-logit / t)))
+    conf = np.maximum(p, 1.0 - p)
+    right = (p >= 0.5) == (label > 0.5)
+    thr = np.array([thresholds[r] for r in relations])[rels]
+    return conf, right, conf >= thr
+
+
+def ece(conf, right, bins=10):
+    """As cap-vision's dataset::eval: equal-width bins over [0.5, 1]."""
+    b = np.minimum(((conf - 0.5) * 2 * bins).astype(int), bins - 1)
+    total = 0.0
+    for k in range(bins):
+        m = b == k
+        if m.any():
+            total += m.mean() * abs(right[m].mean() - conf[m].mean())
+    return float(total)
+
+
+def score(conf, right, answered):
+    n = len(conf)
+    if n == 0:
+        return {"statements": 0}
+    a = answered.sum()
+    return {
+        "statements": int(n),
+        "accuracy": round(float(right.mean()), 4),
+        "answered": round(float(a / n), 4),
+        "answered_accuracy": round(float(right[answered].mean()) if a else 0.0, 4),
+        "confident_wrong": round(float((answered & ~right & (conf >= 0.9)).sum() / max(a, 1)), 4),
+        "ece": round(ece(conf, right), 4),
+    }
+
+
+def split_report(name, data, logit, temps, thresholds, relations):
+    meta, _, _, _, label, rels, _, _ = data
+    conf, right, answered = outcomes(logit, label, rels, temps, thresholds, relations)
+    per = {r: score(conf[rels == i], right[rels == i], answered[rels == i])
+           for i, r in enumerate(relations) if (rels == i).any()}
+    return {"dir": name, "family": meta.get("family", "train"), "seed": meta["seed"],
+            "images": meta["images"], "per_relation": per, "all": score(conf, right, answered)}
+
+
+def thresholds_from(conf, right, rels, relations, target):
+    """Per relation, the lowest confidence whose answers are right >= target of the time."""
+    out = {}
+    for i, r in enumerate(relations):
+        m = rels == i
+        chosen = 0.99
+        for t in np.arange(0.50, 0.995, 0.01):
+            a = m & (conf >= t)
+            if a.sum() >= 20 and right[a].mean() >= target:
+                chosen = float(round(t, 2))
+                break
+        out[r] = chosen
+    return out
+
+
+class Calibrated(nn.Module):
+    """The network with each relation's temperature applied to its logit."""
+
+    def __init__(self, net, temps):
+        super().__init__()
+        self.net = net
+        self.register_buffer("inv_t", torch.tensor([1.0 / t for t in temps], dtype=torch.float32))
+
+    def forward(self, image, query):
+        r = self.inv_t.shape[0]
+        return self.net(image, query) * (query[:, :r] * self.inv_t).sum(1)
+
+
+def train(net, a, data, log):
+    meta, images, idx, qs, labels, rels, masks, slots = data
     by_image = [[] for _ in range(meta["images"])]
     for i, im in enumerate(idx):
         by_image[im].append(i)
-    net = Net(qs.shape[1], meta["image_size"], nrel, len(meta["colors"]), len(meta["kinds"]))
-    print("parameters:", sum(p.numel() for p in net.parameters()))
-    if a.init:
-        net.load_state_dict(torch.load(a.init))
-        print("continuing from", a.init)
-    if a.epochs == 0 and not a.init:
-        sys.exit("--epochs 0 evaluates and exports saved weights: give --init STATE")
     steps_per_epoch = math.ceil(meta["images"] / a.batch_images)
-    if a.epochs > 0:
-        opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-        total_steps = a.epochs * steps_per_epoch
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=total_steps, pct_start=0.15)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * steps_per_epoch,
+                                                pct_start=0.15)
     t0 = time.time()
     for epoch in range(a.epochs):
         order = np.random.permutation(meta["images"])
         run_loss = 0.0
         for step in range(steps_per_epoch):
-            ims = order[step * a.batch_images:(step + 1) * a.batch_images]
-            if len(ims) == 0:
+            ims = [im for im in order[step * a.batch_images:(step + 1) * a.batch_images] if by_image[im]]
+            if not ims:
                 continue
             feat = net.encode(to_tensor(images[ims]))
             rows, sel = [], []
@@ -276,37 +342,109 @@ def main():
             if (step + 1) % 50 == 0:
                 print(f"  epoch {epoch + 1} step {step + 1}/{steps_per_epoch}  loss {run_loss / (step + 1):.4f}  "
                       f"({time.time() - t0:.0f} s)", flush=True)
-        c, t, _ = evaluate(net, timages, tidx, tqs, tlabels, trels, nrel)
-        print(f"epoch {epoch + 1}/{a.epochs}  loss {run_loss / steps_per_epoch:.4f}  "
-              f"held-out acc {c.sum() / t.sum():.4f}  ({time.time() - t0:.0f} s)", flush=True)
+        log(epoch, run_loss / steps_per_epoch, time.time() - t0)
+    return time.time() - t0
 
-    c, t, probs = evaluate(net, timages, tidx, tqs, tlabels, trels, nrel)
-    # What the inspector answers: holds/does-not-hold at confidence >= min_confidence,
-    # cannot_tell below. Its accuracy on the statements it answers, and how many it answers.
-    conf = np.maximum(probs, 1 - probs)
-    right = (probs > 0.5) == (tlabels > 0.5)
-    answered = conf >= a.min_confidence
 
-    def selective(mask):
-        ans = answered & mask
-        return (round(float(right[ans].mean()), 4) if ans.any() else 0.0,
-                round(float(ans.sum() / max(mask.sum(), 1)), 4))
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--val", required=True, help="calibration split (same distribution as --train)")
+    ap.add_argument("--test", required=True, help="in-distribution test split")
+    ap.add_argument("--ood", nargs="*", default=[], help="out-of-distribution splits (cap dataset --family)")
+    ap.add_argument("--out", default="models")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--limit-images", type=int, default=0, help="train on the first N images only (smoke runs)")
+    ap.add_argument("--per-image", type=int, default=16, help="statements per image per step")
+    ap.add_argument("--batch-images", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--aux", type=float, default=1.0, help="weight of the grounding loss")
+    ap.add_argument("--init", help="start from this saved torch state (see --save-state)")
+    ap.add_argument("--init-partial", help="start from the tensors of this state whose shapes match "
+                                           "(an earlier model with another vocabulary)")
+    ap.add_argument("--save-state", help="also save the torch state here, to continue training later")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--target", type=float, default=0.98,
+                    help="answered accuracy each relation's threshold is chosen for, on --val")
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+    torch.set_num_threads(a.threads)
 
-    per = {}
-    for i, r in enumerate(meta["relations"]):
-        acc, cov = selective(trels == i)
-        per[r] = {"accuracy": round(float(c[i] / max(t[i], 1)), 4), "statements": int(t[i]),
-                  "answered_accuracy": acc, "answered": cov}
-    acc_answered, coverage = selective(np.ones(len(tlabels), bool))
+    data = load(a.train)
+    meta = data[0]
+    val = load(a.val, meta)
+    test = load(a.test, meta)
+    oods = [(d, load(d, meta)) for d in a.ood]
+    relations = meta["relations"]
+    if a.limit_images:
+        m, images, idx, qs, labels, rels, masks, slots = data
+        keep = idx < a.limit_images
+        data = (dict(m, images=a.limit_images), images, idx[keep], qs[keep], labels[keep], rels[keep],
+                masks, slots[keep])
+        meta = data[0]
+    print(f"train: {meta['images']} images, {len(data[4])} statements; val {len(val[4])}, "
+          f"test {len(test[4])}, " + ", ".join(f"{d} {len(o[4])}" for d, o in oods))
+    net = Net(data[3].shape[1], meta["image_size"], len(relations), len(meta["colors"]), len(meta["kinds"]))
+    print("parameters:", sum(p.numel() for p in net.parameters()))
+    if a.init:
+        net.load_state_dict(torch.load(a.init))
+        print("continuing from", a.init)
+    elif a.init_partial:
+        old = torch.load(a.init_partial)
+        mine = net.state_dict()
+        same = {k: v for k, v in old.items() if k in mine and mine[k].shape == v.shape}
+        mine.update(same)
+        net.load_state_dict(mine)
+        print(f"initialised {len(same)} of {len(mine)} tensors from {a.init_partial}")
+    if a.epochs == 0 and not a.init:
+        sys.exit("--epochs 0 calibrates, evaluates and exports saved weights: give --init STATE")
 
-    os.makedirs(a.out, exist_ok=True)
+    def log(epoch, loss, secs):
+        z = logits_of(net, val)
+        acc = ((z > 0) == (val[4] > 0.5)).mean()
+        print(f"epoch {epoch + 1}/{a.epochs}  loss {loss:.4f}  val acc {acc:.4f}  ({secs:.0f} s)", flush=True)
+
+    secs = train(net, a, data, log) if a.epochs > 0 else 0.0
     if a.save_state:
         torch.save(net.state_dict(), a.save_state)
+
+    # Calibration on the validation split: a temperature per relation, then thresholds.
+    zval = logits_of(net, val)
+    _, _, _, _, yval, rval, _, _ = val
+    temps, ones = {}, {}
+    for i, r in enumerate(relations):
+        m = rval == i
+        temps[r] = round(fit_temperature(zval[m], yval[m]), 4) if m.sum() >= 20 else 1.0
+        ones[r] = 1.0
+    half = {r: 0.5 for r in relations}
+    conf_raw, right_raw, _ = outcomes(zval, yval, rval, ones, half, relations)
+    conf_cal, right_cal, _ = outcomes(zval, yval, rval, temps, half, relations)
+    thresholds = thresholds_from(conf_cal, right_cal, rval, relations, a.target)
+    calibration = {
+        "method": "temperature scaling per relation (NLL on the validation split), in the ONNX graph",
+        "validation": {"dir": a.val, "seed": val[0]["seed"], "images": val[0]["images"],
+                       "statements": int(len(yval))},
+        "temperature": temps,
+        "ece_before": round(ece(conf_raw, right_raw), 4),
+        "ece_after": round(ece(conf_cal, right_cal), 4),
+        "target_answered_accuracy": a.target,
+        "min_confidence": thresholds,
+    }
+    print(json.dumps(calibration, indent=2))
+    splits = {"in_distribution": split_report(a.test, test, logits_of(net, test), temps, thresholds, relations)}
+    for d, o in oods:
+        splits[o[0].get("family", d)] = split_report(d, o, logits_of(net, o), temps, thresholds, relations)
+
+    os.makedirs(a.out, exist_ok=True)
     onnx_path = os.path.join(a.out, "checkpoint_vlm.onnx")
     net.eval()
+    wrapped = Calibrated(net, [temps[r] for r in relations]).eval()
     s = meta["image_size"]
+    qdim = data[3].shape[1]
     torch.onnx.export(
-        net, (torch.zeros(1, 3, s, s), torch.zeros(1, qs.shape[1])), onnx_path,
+        wrapped, (torch.zeros(1, 3, s, s), torch.zeros(1, qdim)), onnx_path,
         input_names=["image", "query"], output_names=["logit"],
         dynamic_axes={"image": {0: "n"}, "query": {0: "n"}, "logit": {0: "n"}},
         opset_version=17, dynamo=False,
@@ -319,30 +457,26 @@ def main():
         "licence": "Apache-2.0 (trained by the cap project on its own renders)",
         "inputs": {
             "image": f"float32 [N, 3, {s}, {s}], RGB in 0..1: the 224x224 render of the scene camera averaged 2x2",
-            "query": f"float32 [N, {qs.shape[1]}]: one-hots relation | subject colour | subject kind | object colour | object kind",
+            "query": f"float32 [N, {qdim}]: one-hots relation | subject colour | subject kind | object colour | object kind",
         },
-        "output": "logit float32 [N]; sigmoid(logit) = P(statement holds)",
+        "output": "logit float32 [N]; sigmoid(logit) = calibrated P(statement holds)",
         "image_size": s,
-        "relations": meta["relations"],
+        "relations": relations,
         "colors": meta["colors"],
         "kinds": meta["kinds"],
         "parameters": sum(p.numel() for p in net.parameters()),
         "training": {
             "generator": meta["generator"],
-            "train_seed": meta["seed"], "train_images": meta["images"], "train_statements": int(len(labels)),
-            "epochs": a.epochs, "torch": torch.__version__,
+            "train_dir": a.train, "train_seed": meta["seed"], "train_images": meta["images"],
+            "train_statements": int(len(data[4])), "epochs": a.epochs, "seconds": round(secs),
+            "threads": a.threads, "torch": torch.__version__,
         },
-        "held_out": {
-            "seed": tmeta["seed"], "images": tmeta["images"], "statements": int(len(tlabels)),
-            "accuracy": round(float(c.sum() / t.sum()), 4),
-            "per_relation": per,
-            "min_confidence": a.min_confidence,
-            "answered_accuracy": acc_answered,
-            "answered": coverage,
-        },
+        "calibration": calibration,
+        "splits": splits,
     }
     json.dump(card, open(os.path.join(a.out, "checkpoint_vlm.json"), "w"), indent=2)
-    print(json.dumps(card["held_out"], indent=2))
+    for name, rep in splits.items():
+        print(name, json.dumps(rep["all"]))
     print("wrote", onnx_path, "sha256", sha)
 
 

@@ -5,6 +5,7 @@
 //! a one-line reason on stderr.
 
 mod bench;
+mod dataset_cmd;
 mod eval;
 mod exec;
 mod llm;
@@ -145,21 +146,9 @@ enum Command {
         #[arg(long, default_value = "runs/render")]
         out: PathBuf,
     },
-    /// Generate labelled renders for training or evaluating the vision inspector.
-    Dataset {
-        /// Output directory (images.u8, samples.jsonl, meta.json, preview PNGs).
-        #[arg(long)]
-        out: PathBuf,
-        /// Stream seed: different seeds give disjoint scenes and placements.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Number of images.
-        #[arg(long, default_value_t = 1000)]
-        images: usize,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-    },
+    /// Generate labelled renders for the vision inspector (`--family` for the held-out
+    /// families), or score a vision model on them (`--eval DIR ...`).
+    Dataset(dataset_cmd::DatasetArgs),
     /// Measure physics steps/s, pick-and-place episode time and IK time.
     Bench {
         /// The scene to measure.
@@ -334,12 +323,7 @@ fn main() -> ExitCode {
             camera,
             out,
         } => render(&scene, seed, camera.as_deref(), &out),
-        Command::Dataset {
-            out,
-            seed,
-            images,
-            threads,
-        } => dataset(&out, seed, images, threads),
+        Command::Dataset(a) => dataset_cmd::run(&a),
         Command::Bench {
             scene,
             reps,
@@ -442,32 +426,6 @@ fn render(scene_path: &Path, seed: u64, camera: Option<&str>, out: &Path) -> Res
         println!("{}", paths.depth.display());
         println!("{}", paths.seg.display());
     }
-    Ok(0)
-}
-
-fn dataset(out: &Path, seed: u64, images: usize, threads: Option<usize>) -> Result<u8> {
-    let threads = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    let pb = indicatif::ProgressBar::new(images as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} images, {per_sec}, eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    pb.set_message("rendering");
-    let t = Instant::now();
-    let n = cap_vision::dataset::generate(out, seed, images, threads, &|done| {
-        pb.set_position(done as u64)
-    })
-    .with_context(|| format!("writing the dataset to {}", out.display()))?;
-    pb.finish_and_clear();
-    println!(
-        "{n} images in {:.1} s -> {}",
-        t.elapsed().as_secs_f64(),
-        out.display()
-    );
     Ok(0)
 }
 

@@ -49,7 +49,7 @@ pub mod prelude {
     pub use crate::primitives::Primitives;
     pub use crate::query::{ObjectState, Which};
     pub use crate::reach::{Reach, Region};
-    pub use crate::render::Frame;
+    pub use crate::render::{Frame, Lighting};
     pub use crate::robot::Robot;
     pub use crate::world::{World, WorldError, DT_S};
 }

@@ -20,6 +20,30 @@ const BACKGROUND_RGB: [u8; 3] = [214, 222, 230];
 const LIGHT: [f32; 3] = [0.35, 0.25, 0.9];
 const AMBIENT: f32 = 0.38;
 
+/// How a frame is lit: one directional light, an ambient term and the background
+/// colour. Every camera uses [`Lighting::default`] unless a caller (the vision
+/// dataset's domain randomisation) asks for another.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lighting {
+    /// Direction towards the light, world frame (normalised at use; a zero or
+    /// non-finite vector falls back to the default direction).
+    pub direction: [f32; 3],
+    /// Share of the colour lit from everywhere, 0..1.
+    pub ambient: f32,
+    /// Colour of pixels that show no object.
+    pub background: [u8; 3],
+}
+
+impl Default for Lighting {
+    fn default() -> Self {
+        Self {
+            direction: LIGHT,
+            ambient: AMBIENT,
+            background: BACKGROUND_RGB,
+        }
+    }
+}
+
 /// A tessellated collider with its label.
 #[derive(Debug, Clone)]
 pub struct RenderMesh {
@@ -102,11 +126,21 @@ impl RenderModel {
     /// Render `camera`'s RGB, depth and segmentation images of `colliders` at their
     /// current poses (the pipeline of a frame: transform, clip, rasterise, shade).
     pub fn render(&self, colliders: &ColliderSet, camera: &CameraSpec) -> Frame {
+        self.render_lit(colliders, camera, &Lighting::default())
+    }
+
+    /// [`RenderModel::render`] under `lighting`.
+    pub fn render_lit(
+        &self,
+        colliders: &ColliderSet,
+        camera: &CameraSpec,
+        lighting: &Lighting,
+    ) -> Frame {
         let (w, h) = (camera.width as usize, camera.height as usize);
         let proj = Projection::new(camera);
         let mut rgb = vec![0u8; w * h * 3];
         for px in rgb.chunks_exact_mut(3) {
-            px.copy_from_slice(&BACKGROUND_RGB);
+            px.copy_from_slice(&lighting.background);
         }
         let mut inv_z = vec![0.0f32; w * h];
         let mut seg = vec![SEG_BACKGROUND; w * h];
@@ -117,7 +151,13 @@ impl RenderModel {
             inv_z: &mut inv_z,
             seg: &mut seg,
         };
-        let light = Vec3::from(LIGHT).normalize();
+        let light = Vec3::from(lighting.direction);
+        let light = if light.is_finite() && light.length() > 1e-6 {
+            light.normalize()
+        } else {
+            Vec3::from(LIGHT).normalize()
+        };
+        let ambient = lighting.ambient.clamp(0.0, 1.0);
         let mut cam_v: Vec<Vec3> = Vec::new();
         let mut world_v: Vec<Vec3> = Vec::new();
         let mut clipped = Vec::with_capacity(4);
@@ -148,7 +188,7 @@ impl RenderModel {
                 if n.dot(proj.eye - a) < 0.0 {
                     n = -n;
                 }
-                let shade = AMBIENT + (1.0 - AMBIENT) * n.dot(light).max(0.0);
+                let shade = ambient + (1.0 - ambient) * n.dot(light).max(0.0);
                 let color = [
                     (mesh.label.rgb[0] * shade * 255.0).clamp(0.0, 255.0) as u8,
                     (mesh.label.rgb[1] * shade * 255.0).clamp(0.0, 255.0) as u8,

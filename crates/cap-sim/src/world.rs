@@ -341,6 +341,12 @@ impl World {
         self.render_model.render(&self.colliders, camera)
     }
 
+    /// [`World::render`] under `lighting` instead of the default light.
+    pub fn render_lit(&self, camera: &CameraSpec, lighting: &crate::render::Lighting) -> Frame {
+        self.render_model
+            .render_lit(&self.colliders, camera, lighting)
+    }
+
     /// Render the scene's camera called `name`, if there is one.
     pub fn render_camera(&self, name: &str) -> Option<Frame> {
         self.scene.camera(name).map(|c| self.render(c))

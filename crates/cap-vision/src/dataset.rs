@@ -1,34 +1,43 @@
 //! Training and evaluation data for the vision inspector, labelled from simulator state.
 //!
-//! Each image is a random tabletop (2–4 blocks, 0–2 bowls, 0–2 plates, colours drawn
-//! from [`COLORS`], non-overlapping random placements), changed by random actions —
-//! blocks stacked on blocks or plates, dropped into bowls, put next to each other,
-//! picked up by the arm (with the real grasping primitives), knocked off the table —
-//! then rendered from the scene camera with a small random jitter. Statements about it
-//! are generated over every relation the model learns, and labelled by the geometric
-//! inspector ([`crate::geometric::judge`]), balanced between true and false per
-//! relation. A `--seed` gives a disjoint stream of scenes: the held-out split uses
-//! seeds and placements the training split never saw.
+//! Each image is a domain-randomised tabletop ([`domain`]): 2–8 objects of every kind
+//! the model learns (blocks, cylinders short and tall, balls, bowls, plates) across
+//! their size ranges, in every palette colour, on a table of a palette colour, seen by
+//! a camera around the front camera or one of two side cameras, under a light from
+//! anywhere above. The objects are then moved at random and the arm acts with the real
+//! primitives ([`perturb`]): stacks, plates, bowls, near misses and rim contacts, a
+//! plate in a bowl, objects held at several heights, the moment of grasp and of
+//! release, the arm hiding part of the table. Statements over every relation the model
+//! learns are labelled by the geometric inspector ([`crate::geometric::judge`]),
+//! balanced between true and false per relation.
+//!
+//! A `--seed` gives a disjoint stream of scenes; a [`Family`] other than
+//! [`Family::Train`] draws scenes the training distribution never has (a camera pose,
+//! a size band, table colours), for the out-of-distribution test splits. Mesh objects
+//! slot in as another [`domain::Kind`] with their noun once the model's vocabulary
+//! has them. [`eval`] scores the inspector on any directory this writes.
+
+pub mod domain;
+pub mod eval;
+pub mod perturb;
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use cap_core::nalgebra::{Point3, Vector3};
-use cap_core::scene::{ObjectKind, Scene};
+use cap_core::scene::{ObjectKind, Scene, PALETTE};
 use cap_sim::prelude::*;
-use rand::seq::{IndexedRandom, SliceRandom};
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+pub use domain::Family;
+
 use crate::geometric::judge;
 use crate::statement::{Desc, Relation, Statement, Thing};
+use crate::vision::downsample;
 
-/// Colours objects are drawn in.
-pub const COLORS: [&str; 8] = [
-    "red", "green", "blue", "yellow", "orange", "purple", "pink", "cyan",
-];
 /// Relations the vision model learns: all but `upright` and `off_table`, which a
 /// single top-front view cannot tell reliably (a tipped cube looks like an upright one).
 pub const RELATIONS: &[Relation] = Relation::ALL.split_at(8).0;
@@ -39,7 +48,12 @@ pub const MASK_SIZE: usize = 28;
 /// Images whose full frames are written as preview PNGs.
 const PREVIEWS: usize = 8;
 /// Statements kept per image (at most).
-pub const STATEMENTS_PER_IMAGE: usize = 16;
+pub const STATEMENTS_PER_IMAGE: usize = 20;
+
+/// The colours objects and tables are drawn in: the whole palette.
+pub fn colors() -> Vec<&'static str> {
+    PALETTE.iter().map(|(n, _)| *n).collect()
+}
 
 /// One labelled statement.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +72,25 @@ pub struct Sample {
     pub label: bool,
 }
 
+/// How one image's world was drawn (`scenes.jsonl`, one line per image).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    /// The family.
+    pub family: Family,
+    /// The table's colour.
+    pub table_color: &'static str,
+    /// The camera.
+    pub camera: domain::CameraDraw,
+    /// Direction towards the light.
+    pub light: [f32; 3],
+    /// Ambient light.
+    pub ambient: f32,
+    /// What the arm was doing.
+    pub arm: perturb::ArmEvent,
+    /// Objects: name and size (full extents, metres).
+    pub objects: Vec<(String, [f64; 3])>,
+}
+
 fn thing_name(t: Thing) -> &'static str {
     match t {
         Thing::Object(k) => k.noun(),
@@ -72,179 +105,48 @@ fn desc_pair(d: &Desc) -> (String, String) {
     )
 }
 
-/// A random scene's TOML text.
-fn random_scene(rng: &mut ChaCha8Rng) -> String {
-    let mut t = String::from(
-        "[scene]\nname = \"dataset\"\n[table]\nsize = [1.0, 1.2, 0.05]\ncenter = [0.45, 0.0]\n[robot]\nspeed = 1.0\nworkspace_min = [0.15, -0.55, 0.0]\nworkspace_max = [0.85, 0.55, 0.65]\n",
+/// A random scene's TOML text and its table colour.
+fn random_scene(rng: &mut ChaCha8Rng, family: Family) -> (String, &'static str) {
+    let table_color = domain::draw_table_color(rng, family);
+    let mut t = format!(
+        "[scene]\nname = \"dataset\"\n[table]\nsize = [1.0, 1.2, 0.05]\ncenter = [0.45, 0.0]\ncolor = \"{table_color}\"\n[robot]\nspeed = 1.0\nworkspace_min = [0.15, -0.55, 0.0]\nworkspace_max = [0.85, 0.55, 0.65]\n",
     );
+    let kinds = domain::draw_kinds(rng);
+    let colors = domain::draw_colors(rng, &kinds);
     let mut placed: Vec<(f64, f64, f64)> = Vec::new();
-    let mut add = |rng: &mut ChaCha8Rng,
-                   t: &mut String,
-                   name: String,
-                   kind: &str,
-                   color: &str,
-                   size: [f64; 3],
-                   mass: f64| {
-        let r = size[0].max(size[1]) * 0.75;
+    for (&kind, color) in kinds.iter().zip(colors) {
+        let s = domain::draw_size(rng, kind, family);
+        let (size, mass) = domain::extents(rng, kind, s);
+        let r = size[0].max(size[1]) * 0.6 + 0.005;
         for _ in 0..200 {
-            let x = rng.random_range(0.30..0.68);
-            let y = rng.random_range(-0.36..0.36);
+            let x = rng.random_range(0.28..0.70);
+            let y = rng.random_range(-0.38..0.38);
             if placed
                 .iter()
-                .all(|(px, py, pr)| ((px - x).powi(2) + (py - y).powi(2)).sqrt() > pr + r + 0.01)
+                .all(|(px, py, pr)| ((px - x).powi(2) + (py - y).powi(2)).sqrt() > pr + r)
             {
                 placed.push((x, y, r));
                 let yaw = rng.random_range(-45.0..45.0);
                 t.push_str(&format!(
-                    "[[objects]]\nname = \"{name}\"\nkind = \"{kind}\"\ncolor = \"{color}\"\nsize = [{}, {}, {}]\nmass = {mass}\nposition = [{x:.4}, {y:.4}]\nyaw_deg = {yaw:.1}\n",
-                    size[0], size[1], size[2]
+                    "[[objects]]\nname = \"{color}_{noun}\"\nkind = \"{kind}\"\ncolor = \"{color}\"\nsize = [{:.4}, {:.4}, {:.4}]\nmass = {mass:.4}\nposition = [{x:.4}, {y:.4}]\nyaw_deg = {yaw:.1}\n",
+                    size[0],
+                    size[1],
+                    size[2],
+                    noun = kind.noun(),
+                    kind = kind.toml(),
                 ));
-                return;
+                break;
             }
         }
-    };
-    let mut colors = COLORS.to_vec();
-    colors.shuffle(rng);
-    let n_blocks = rng.random_range(2..=4);
-    for c in colors.iter().take(n_blocks) {
-        add(
-            rng,
-            &mut t,
-            format!("{c}_block"),
-            "box",
-            c,
-            [0.04, 0.04, 0.04],
-            0.08,
-        );
     }
-    colors.shuffle(rng);
-    let n_bowls = rng.random_range(0..=2);
-    for c in colors.iter().take(n_bowls) {
-        add(
-            rng,
-            &mut t,
-            format!("{c}_bowl"),
-            "bowl",
-            c,
-            [0.12, 0.12, 0.06],
-            0.2,
-        );
-    }
-    colors.shuffle(rng);
-    let n_plates = rng.random_range(0..=2);
-    for c in colors.iter().take(n_plates) {
-        add(
-            rng,
-            &mut t,
-            format!("{c}_plate"),
-            "plate",
-            c,
-            [0.16, 0.16, 0.015],
-            0.25,
-        );
-    }
-    t
+    (t, table_color)
 }
 
-fn names_of(w: &World, kind: ObjectKind) -> Vec<String> {
-    w.scene()
-        .objects
-        .iter()
-        .filter(|o| o.kind == kind)
-        .map(|o| o.name.clone())
-        .collect()
-}
-
-/// Change the world at random; failures of the real primitives just leave it as is.
-fn perturb(w: &mut World, rng: &mut ChaCha8Rng) {
-    let blocks = names_of(w, ObjectKind::Box);
-    let bowls = names_of(w, ObjectKind::Bowl);
-    let plates = names_of(w, ObjectKind::Plate);
-    let top = |w: &World, n: &str| w.object(n).map(|o| o.aabb_max.z).unwrap_or(0.0);
-    let mut moved = blocks.clone();
-    moved.shuffle(rng);
-    for b in moved.iter().take(rng.random_range(0..=3)) {
-        let p = |w: &World, n: &str| w.object(n).map(|o| o.position()).ok();
-        let jitter = |rng: &mut ChaCha8Rng, r: f64| {
-            Vector3::new(rng.random_range(-r..r), rng.random_range(-r..r), 0.0)
-        };
-        let yaw = rng.random_range(-0.8..0.8);
-        match rng.random_range(0..7) {
-            0 => {
-                // On another block.
-                if let Some(o) = blocks
-                    .iter()
-                    .filter(|o| *o != b)
-                    .collect::<Vec<_>>()
-                    .choose(rng)
-                {
-                    if let Some(c) = p(w, o) {
-                        let z = top(w, o) + 0.021;
-                        let _ = w.teleport(b, Point3::new(c.x, c.y, z) + jitter(rng, 0.012), yaw);
-                    }
-                }
-            }
-            1 => {
-                if let Some(pl) = plates.choose(rng) {
-                    if let Some(c) = p(w, pl) {
-                        let z = top(w, pl) + 0.021;
-                        let _ = w.teleport(b, Point3::new(c.x, c.y, z) + jitter(rng, 0.05), yaw);
-                    }
-                }
-            }
-            2 | 5 => {
-                if let Some(bw) = bowls.choose(rng) {
-                    if let Some(c) = p(w, bw) {
-                        let _ =
-                            w.teleport(b, Point3::new(c.x, c.y, 0.035) + jitter(rng, 0.02), yaw);
-                    }
-                }
-            }
-            3 => {
-                // Next to another object, 5-12 cm away.
-                if let Some(o) = w
-                    .scene()
-                    .object_names()
-                    .iter()
-                    .filter(|o| *o != b)
-                    .collect::<Vec<_>>()
-                    .choose(rng)
-                {
-                    if let Some(c) = p(w, o) {
-                        let a: f64 = rng.random_range(0.0..std::f64::consts::TAU);
-                        let d = rng.random_range(0.05..0.13);
-                        let q = Point3::new(c.x + d * a.cos(), c.y + d * a.sin(), 0.021);
-                        let _ = w.teleport(b, q, yaw);
-                    }
-                }
-            }
-            _ => {
-                // Off the table, out of sight.
-                let _ = w.teleport(b, Point3::new(0.45, 0.0, -0.5), yaw);
-            }
-        }
-    }
-    w.settle(0.35);
-    // The arm: pick a block (held) or move somewhere over the table.
-    if rng.random_bool(0.4) {
-        if let Some(b) = blocks.choose(rng) {
-            if w.pick(b).is_ok() && rng.random_bool(0.6) {
-                let d = Vector3::new(
-                    rng.random_range(-0.15..0.15),
-                    rng.random_range(-0.2..0.2),
-                    rng.random_range(0.0..0.15),
-                );
-                let _ = w.move_by(d);
-            }
-        }
-    } else if rng.random_bool(0.6) {
-        let q = Point3::new(
-            rng.random_range(0.3..0.65),
-            rng.random_range(-0.3..0.3),
-            rng.random_range(0.12..0.4),
-        );
-        let _ = w.move_to(q);
-    }
+fn graspable(k: ObjectKind) -> bool {
+    matches!(
+        k,
+        ObjectKind::Box | ObjectKind::Cylinder | ObjectKind::Sphere
+    )
 }
 
 /// Candidate statements for a world, with labels.
@@ -279,7 +181,7 @@ fn candidates(w: &World, frames: &[Frame]) -> Vec<(Statement, bool)> {
     push(Relation::GripperEmpty, None, None);
     for i in 0..n {
         let k = scene.objects[i].kind;
-        if k == ObjectKind::Box {
+        if graspable(k) {
             push(Relation::Holding, Some(desc(i)), None);
             push(Relation::On, Some(desc(i)), Some(table.clone()));
         }
@@ -289,46 +191,22 @@ fn candidates(w: &World, frames: &[Frame]) -> Vec<(Statement, bool)> {
                 continue;
             }
             let kj = scene.objects[j].kind;
-            if k == ObjectKind::Box {
-                if kj != ObjectKind::Bowl {
+            if graspable(k) {
+                if matches!(
+                    kj,
+                    ObjectKind::Box | ObjectKind::Cylinder | ObjectKind::Plate
+                ) {
                     push(Relation::On, Some(desc(i)), Some(desc(j)));
                 }
                 if kj == ObjectKind::Bowl {
                     push(Relation::In, Some(desc(i)), Some(desc(j)));
                 }
+            } else if k == ObjectKind::Plate && kj == ObjectKind::Bowl {
+                push(Relation::In, Some(desc(i)), Some(desc(j)));
             }
             push(Relation::LeftOf, Some(desc(i)), Some(desc(j)));
             push(Relation::RightOf, Some(desc(i)), Some(desc(j)));
             push(Relation::Near, Some(desc(i)), Some(desc(j)));
-        }
-    }
-    out
-}
-
-/// 2×2 box average of an RGB image (224 → 112).
-pub fn downsample(rgb: &[u8], w: usize, h: usize, out_side: usize) -> Vec<u8> {
-    let mut out = vec![0u8; out_side * out_side * 3];
-    for y in 0..out_side {
-        for x in 0..out_side {
-            // Area average over the source pixels that fall in the destination pixel.
-            let (x0, x1) = (
-                x * w / out_side,
-                ((x + 1) * w / out_side).max(x * w / out_side + 1),
-            );
-            let (y0, y1) = (
-                y * h / out_side,
-                ((y + 1) * h / out_side).max(y * h / out_side + 1),
-            );
-            for c in 0..3 {
-                let mut sum = 0u32;
-                for sy in y0..y1 {
-                    for sx in x0..x1 {
-                        sum += u32::from(rgb[(sy * w + sx) * 3 + c]);
-                    }
-                }
-                let n = ((y1 - y0) * (x1 - x0)) as u32;
-                out[(y * out_side + x) * 3 + c] = ((sum + n / 2) / n) as u8;
-            }
         }
     }
     out
@@ -348,6 +226,8 @@ pub struct Generated {
     pub frame: Option<Frame>,
     /// Labelled statements.
     pub samples: Vec<(Statement, bool)>,
+    /// How the world was drawn.
+    pub info: ImageInfo,
 }
 
 /// Why an image could not be generated.
@@ -368,83 +248,108 @@ pub enum GenerateError {
 /// Scenes drawn for one image before giving up.
 const SCENE_TRIES: u32 = 5;
 
-/// Generate image `index` of the stream `seed`.
-pub fn generate_one(seed: u64, index: u64) -> Result<Generated, GenerateError> {
+/// Balanced statements: round robin over (relation, label) buckets in a random order,
+/// so each image gives every relation true and false statements as far as it has them
+/// (positives of `in` and negatives of `visible` are rare), [`STATEMENTS_PER_IMAGE`]
+/// at most.
+fn balance(all: Vec<(Statement, bool)>, rng: &mut ChaCha8Rng) -> Vec<(Statement, bool)> {
+    let mut buckets: Vec<Vec<(Statement, bool)>> = Vec::new();
+    for &rel in RELATIONS {
+        for label in [true, false] {
+            let mut of: Vec<(Statement, bool)> = all
+                .iter()
+                .filter(|(s, l)| s.relation == rel && *l == label)
+                .cloned()
+                .collect();
+            of.shuffle(rng);
+            if !of.is_empty() {
+                buckets.push(of);
+            }
+        }
+    }
+    buckets.shuffle(rng);
+    let mut chosen = Vec::new();
+    while chosen.len() < STATEMENTS_PER_IMAGE && buckets.iter().any(|b| !b.is_empty()) {
+        for b in &mut buckets {
+            if chosen.len() >= STATEMENTS_PER_IMAGE {
+                break;
+            }
+            if let Some(x) = b.pop() {
+                chosen.push(x);
+            }
+        }
+    }
+    chosen
+}
+
+/// Which objects show in each [`MASK_SIZE`]² cell of a frame.
+fn masks_of(frame: &Frame) -> Vec<u8> {
+    let cell = (frame.width as usize / MASK_SIZE).max(1);
+    let mut masks = vec![0u8; MASK_SIZE * MASK_SIZE];
+    for (i, &id) in frame.seg.iter().enumerate() {
+        let (x, y) = (
+            i % frame.width as usize / cell,
+            i / frame.width as usize / cell,
+        );
+        let k = id.wrapping_sub(cap_sim::labels::SEG_OBJECT0);
+        if id >= cap_sim::labels::SEG_OBJECT0 && k < 8 && x < MASK_SIZE && y < MASK_SIZE {
+            masks[y * MASK_SIZE + x] |= 1 << k;
+        }
+    }
+    masks
+}
+
+/// Generate image `index` of the stream `seed` in `family`.
+pub fn generate_one(seed: u64, index: u64, family: Family) -> Result<Generated, GenerateError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index);
     for _attempt in 0..SCENE_TRIES {
-        let toml = random_scene(&mut rng);
+        let (toml, table_color) = random_scene(&mut rng, family);
         let scene = match Scene::from_toml(&toml, "dataset.toml") {
             Ok(s) => s,
             Err(_) => continue,
         };
-        let mut cam = scene.cameras[0].clone();
-        cam.position_m += Vector3::new(
-            rng.random_range(-0.03..0.03),
-            rng.random_range(-0.03..0.03),
-            rng.random_range(-0.03..0.03),
-        );
-        cam.look_at_m += Vector3::new(
-            rng.random_range(-0.02..0.02),
-            rng.random_range(-0.02..0.02),
-            0.0,
-        );
+        let (cam, camera) = domain::draw_camera(&mut rng, &scene.table, family);
+        let light = domain::draw_light(&mut rng);
         let Ok(mut w) = World::new(Arc::new(scene), rng.random()) else {
             continue;
         };
-        perturb(&mut w, &mut rng);
-        let frame = w.render(&cam);
-        let all = candidates(&w, std::slice::from_ref(&frame));
-        // Balance: per relation, up to 1 true and 1 false first, then fill at random.
-        let mut chosen = Vec::new();
-        let mut rest = Vec::new();
-        for &rel in RELATIONS {
-            for label in [true, false] {
-                let mut of: Vec<&(Statement, bool)> = all
-                    .iter()
-                    .filter(|(s, l)| s.relation == rel && *l == label)
-                    .collect();
-                of.shuffle(&mut rng);
-                if let Some(first) = of.first() {
-                    chosen.push((*first).clone());
-                }
-                rest.extend(of.into_iter().skip(1).cloned());
-            }
-        }
-        rest.shuffle(&mut rng);
-        // Prefer positives in the fill: they are rarer for most relations.
-        rest.sort_by_key(|(_, l)| !*l);
-        let fill = STATEMENTS_PER_IMAGE.saturating_sub(chosen.len());
-        chosen.extend(rest.into_iter().take(fill / 2));
+        perturb::arrange(&mut w, &mut rng);
+        let arm = perturb::arm(&mut w, &mut rng);
+        let frame = w.render_lit(&cam, &light);
+        let samples = balance(candidates(&w, std::slice::from_ref(&frame)), &mut rng);
         let image = downsample(
             &frame.rgb,
             frame.width as usize,
             frame.height as usize,
             IMAGE_SIZE,
         );
-        let cell = (frame.width as usize / MASK_SIZE).max(1);
-        let mut masks = vec![0u8; MASK_SIZE * MASK_SIZE];
-        for (i, &id) in frame.seg.iter().enumerate() {
-            let (x, y) = (
-                i % frame.width as usize / cell,
-                i / frame.width as usize / cell,
-            );
-            let k = id.wrapping_sub(cap_sim::labels::SEG_OBJECT0);
-            if id >= cap_sim::labels::SEG_OBJECT0 && k < 8 && x < MASK_SIZE && y < MASK_SIZE {
-                masks[y * MASK_SIZE + x] |= 1 << k;
-            }
-        }
         let objects = w
             .scene()
             .objects
             .iter()
-            .map(|o| (o.color.clone(), o.kind.noun().to_owned()))
+            .map(|o| (o.color.clone(), o.noun().to_owned()))
             .collect();
+        let info = ImageInfo {
+            family,
+            table_color,
+            camera,
+            light: light.direction,
+            ambient: light.ambient,
+            arm,
+            objects: w
+                .scene()
+                .objects
+                .iter()
+                .map(|o| (o.name.clone(), [o.size_m.x, o.size_m.y, o.size_m.z]))
+                .collect(),
+        };
         return Ok(Generated {
             image,
-            masks,
+            masks: masks_of(&frame),
             objects,
             frame: Some(frame),
-            samples: chosen,
+            samples,
+            info,
         });
     }
     Err(GenerateError::NoValidScene {
@@ -454,13 +359,15 @@ pub fn generate_one(seed: u64, index: u64) -> Result<Generated, GenerateError> {
     })
 }
 
-/// Generate `count` images of stream `seed` into `dir` (`images.u8`, `samples.jsonl`,
-/// `meta.json`, a few preview PNGs) using `threads` workers; `progress` is called with
-/// the number of images done.
+/// Generate `count` images of stream `seed` in `family` into `dir` (`images.u8`,
+/// `masks.u8`, `samples.jsonl`, `objects.jsonl`, `scenes.jsonl`, `meta.json`, a few
+/// preview PNGs) using `threads` workers; `progress` is called with the number of
+/// images done.
 pub fn generate(
     dir: &Path,
     seed: u64,
     count: usize,
+    family: Family,
     threads: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> std::io::Result<usize> {
@@ -476,7 +383,7 @@ pub fn generate(
                 if i >= count {
                     break;
                 }
-                let g = generate_one(seed, i as u64).ok().map(|mut g| {
+                let g = generate_one(seed, i as u64, family).ok().map(|mut g| {
                     // Keep full frames only for the previews (memory).
                     if i >= PREVIEWS {
                         g.frame = None;
@@ -491,16 +398,24 @@ pub fn generate(
         }
     });
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut images = std::io::BufWriter::new(std::fs::File::create(dir.join("images.u8"))?);
-    let mut samples = std::io::BufWriter::new(std::fs::File::create(dir.join("samples.jsonl"))?);
-    let mut masks = std::io::BufWriter::new(std::fs::File::create(dir.join("masks.u8"))?);
-    let mut objects = std::io::BufWriter::new(std::fs::File::create(dir.join("objects.jsonl"))?);
+    let create = |name: &str| -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+        Ok(std::io::BufWriter::new(std::fs::File::create(
+            dir.join(name),
+        )?))
+    };
+    let mut images = create("images.u8")?;
+    let mut samples = create("samples.jsonl")?;
+    let mut masks = create("masks.u8")?;
+    let mut objects = create("objects.jsonl")?;
+    let mut scenes = create("scenes.jsonl")?;
     let mut n = 0;
     for g in results.into_iter().flatten() {
         images.write_all(&g.image)?;
         masks.write_all(&g.masks)?;
         serde_json::to_writer(&mut objects, &g.objects)?;
         objects.write_all(b"\n")?;
+        serde_json::to_writer(&mut scenes, &g.info)?;
+        scenes.write_all(b"\n")?;
         if let Some(frame) = &g.frame {
             crate::png_io::write_pngs(frame, &dir.join("preview"), &format!("{n:03}"))
                 .map_err(std::io::Error::other)?;
@@ -519,20 +434,84 @@ pub fn generate(
         }
         n += 1;
     }
-    images.flush()?;
-    masks.flush()?;
-    objects.flush()?;
-    samples.flush()?;
+    for f in [
+        &mut images,
+        &mut masks,
+        &mut objects,
+        &mut scenes,
+        &mut samples,
+    ] {
+        f.flush()?;
+    }
     let meta = serde_json::json!({
         "images": n,
         "image_size": IMAGE_SIZE,
         "mask_size": MASK_SIZE,
         "seed": seed,
+        "family": family.label(),
+        "family_holds": family.describe(),
         "relations": RELATIONS.iter().map(|r| r.label()).collect::<Vec<_>>(),
-        "colors": COLORS,
-        "kinds": ["block", "bowl", "plate", "table"],
+        "colors": colors(),
+        "kinds": domain::KIND_NOUNS,
         "generator": concat!("cap dataset (cap-vision ", env!("CARGO_PKG_VERSION"), ")"),
     });
     std::fs::write(dir.join("meta.json"), serde_json::to_vec_pretty(&meta)?)?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(relation: Relation) -> Statement {
+        Statement {
+            relation,
+            subject: None,
+            object: None,
+            negated: false,
+        }
+    }
+
+    #[test]
+    fn balance_takes_every_relation_both_ways_before_the_common_ones_again() {
+        let mut all = Vec::new();
+        // Plenty of left_of, one true `in`, one false `visible`.
+        for i in 0..60 {
+            all.push((st(Relation::LeftOf), i % 2 == 0));
+        }
+        all.push((st(Relation::In), true));
+        all.push((st(Relation::Visible), false));
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let chosen = balance(all, &mut rng);
+        assert_eq!(chosen.len(), STATEMENTS_PER_IMAGE);
+        let count = |r: Relation, l: bool| {
+            chosen
+                .iter()
+                .filter(|(s, x)| s.relation == r && *x == l)
+                .count()
+        };
+        assert_eq!(count(Relation::In, true), 1);
+        assert_eq!(count(Relation::Visible, false), 1);
+        let (t, f) = (
+            count(Relation::LeftOf, true),
+            count(Relation::LeftOf, false),
+        );
+        assert_eq!(t + f, STATEMENTS_PER_IMAGE - 2);
+        assert!(t.abs_diff(f) <= 1, "{t} true, {f} false");
+    }
+
+    #[test]
+    fn an_image_of_each_family_is_labelled_and_masked() {
+        for family in Family::ALL {
+            let g = generate_one(5, 0, family).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(g.image.len(), IMAGE_SIZE * IMAGE_SIZE * 3);
+            assert_eq!(g.info.family, family);
+            assert!(!g.samples.is_empty() && g.samples.len() <= STATEMENTS_PER_IMAGE);
+            assert!(g.samples.iter().any(|(_, l)| *l) && g.samples.iter().any(|(_, l)| !*l));
+            assert_eq!(g.objects.len(), g.info.objects.len());
+            assert!((2..=8).contains(&g.objects.len()) || g.objects.len() == 1);
+            // Something of the scene shows in the grounding masks.
+            assert!(g.masks.iter().any(|&m| m != 0), "{family:?}");
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! trained on, an unresolvable description) get "cannot tell", never a guess; so do
 //! answers whose confidence is below the threshold.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -18,7 +19,6 @@ use ort::session::Session;
 use ort::value::Tensor;
 use serde::Deserialize;
 
-use crate::dataset::downsample;
 use crate::geometric::resolve;
 use crate::statement::{parse_for, Desc, Statement, Thing};
 use crate::{runtime, Inspector, Observation};
@@ -27,8 +27,43 @@ use crate::{runtime, Inspector, Observation};
 pub const EMBEDDED_ONNX: &[u8] = include_bytes!("../../../models/checkpoint_vlm.onnx");
 /// Its card.
 pub const EMBEDDED_CARD: &str = include_str!("../../../models/checkpoint_vlm.json");
-/// Below this confidence the answer is "cannot tell".
+/// Below this confidence the answer is "cannot tell", for a model whose card gives no
+/// calibrated threshold for the relation.
 pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.75;
+
+/// What the training script fitted on its validation split (`models/README.md`): the
+/// temperatures are already in the model's graph, so its sigmoid is the calibrated
+/// confidence; the thresholds are where answers become `cannot_tell`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Calibration {
+    /// Per relation, the confidence below which the answer is "cannot tell".
+    #[serde(default)]
+    pub min_confidence: BTreeMap<String, f64>,
+    /// Per relation, the temperature the logit was divided by.
+    #[serde(default)]
+    pub temperature: BTreeMap<String, f64>,
+    /// Expected calibration error on the validation split before scaling.
+    #[serde(default)]
+    pub ece_before: Option<f64>,
+    /// And after.
+    #[serde(default)]
+    pub ece_after: Option<f64>,
+}
+
+/// One statement put to the model, decided by the inspector's rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// The statement as parsed.
+    pub canonical: String,
+    /// P(the un-negated statement holds), quantised.
+    pub p_holds: f64,
+    /// The answer (negation applied; `cannot_tell` below the threshold).
+    pub answer: Answer,
+    /// The confidence of the side the model chose.
+    pub confidence: f64,
+    /// The threshold that applied.
+    pub threshold: f64,
+}
 
 /// The model card fields the inspector needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -43,8 +78,11 @@ pub struct Card {
     pub relations: Vec<String>,
     /// Colour vocabulary.
     pub colors: Vec<String>,
-    /// Kind vocabulary (`block`, `bowl`, `plate`, `table`).
+    /// Kind vocabulary (`block`, `bowl`, `plate`, ..., `table`).
     pub kinds: Vec<String>,
+    /// The calibration, when the card has one.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 /// The model could not be loaded.
@@ -118,7 +156,8 @@ pub enum InferenceError {
 pub struct VisionInspector {
     session: Mutex<Session>,
     card: Card,
-    min_confidence: f64,
+    /// A threshold the user set for every relation, over the card's.
+    min_confidence: Option<f64>,
 }
 
 impl VisionInspector {
@@ -157,6 +196,13 @@ impl VisionInspector {
         if card.image_size == 0 || card.image_size > 1024 {
             return Err(VisionError::Card(format!("image_size {}", card.image_size)));
         }
+        for (r, t) in card.calibration.iter().flat_map(|c| &c.min_confidence) {
+            if !(0.5..=1.0).contains(t) {
+                return Err(VisionError::Card(format!(
+                    "calibration.min_confidence.{r} is {t}, not in 0.5..1"
+                )));
+            }
+        }
         let (_, env) = runtime::init()?;
         let session = Session::builder(env)
             .map_err(|e| VisionError::Session(e.to_string()))?
@@ -169,14 +215,32 @@ impl VisionInspector {
         Ok(Self {
             session: Mutex::new(session),
             card,
-            min_confidence: DEFAULT_MIN_CONFIDENCE,
+            min_confidence: None,
         })
     }
 
-    /// Change the confidence below which answers become "cannot tell".
+    /// Set the confidence below which answers become "cannot tell", for every
+    /// relation (instead of the card's calibrated thresholds).
     pub fn with_min_confidence(mut self, c: f64) -> Self {
-        self.min_confidence = c.clamp(0.5, 1.0);
+        self.min_confidence = Some(if c.is_finite() {
+            c.clamp(0.5, 1.0)
+        } else {
+            1.0
+        });
         self
+    }
+
+    /// The confidence below which an answer about `relation` is "cannot tell": the
+    /// user's, else the card's calibrated one, else [`DEFAULT_MIN_CONFIDENCE`].
+    pub fn threshold(&self, relation: &str) -> f64 {
+        self.min_confidence
+            .or_else(|| {
+                self.card
+                    .calibration
+                    .as_ref()
+                    .and_then(|c| c.min_confidence.get(relation).copied())
+            })
+            .unwrap_or(DEFAULT_MIN_CONFIDENCE)
     }
 
     /// The model card.
@@ -292,6 +356,46 @@ impl VisionInspector {
         Ok(1.0 / (1.0 + (-logit).exp()))
     }
 
+    /// Put `statement` to the model on an RGB image, resolving descriptions in `scene`
+    /// if given, and decide as the inspector does; why not, when it cannot be put.
+    pub fn assess(
+        &self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        statement: &str,
+        scene: Option<&Scene>,
+    ) -> Result<Assessment, String> {
+        let st = parse_for(statement, scene).map_err(|e| e.to_string())?;
+        let q = self
+            .encode(&st, scene)
+            .map_err(|e| format!("{}: {e}", st.canonical()))?;
+        let p = self
+            .probability(rgb, width, height, &q)
+            .map_err(|e| format!("{}: {e}", st.canonical()))?;
+        // Quantised before anything is decided, so the answer, the threshold test and
+        // the trace agree on every machine (cap_core::trace::CONFIDENCE_STEP).
+        let p = cap_core::trace::quantise_confidence(f64::from(p));
+        let (answer, confidence) = if p >= 0.5 {
+            (Answer::Holds, p)
+        } else {
+            (Answer::DoesNotHold, 1.0 - p)
+        };
+        let answer = if st.negated { answer.negate() } else { answer };
+        let threshold = self.threshold(st.relation.label());
+        Ok(Assessment {
+            canonical: st.canonical(),
+            p_holds: p,
+            answer: if confidence < threshold {
+                Answer::CannotTell
+            } else {
+                answer
+            },
+            confidence,
+            threshold,
+        })
+    }
+
     /// Judge `statement` on an RGB image, resolving descriptions in `scene` if given.
     pub fn judge_image(
         &self,
@@ -308,42 +412,48 @@ impl VisionInspector {
             confidence,
             detail: Some(detail),
         };
-        let st = match parse_for(statement, scene) {
-            Ok(st) => st,
-            Err(e) => return verdict(Answer::CannotTell, 0.0, e.to_string()),
-        };
-        let q = match self.encode(&st, scene) {
-            Ok(q) => q,
-            Err(e) => return verdict(Answer::CannotTell, 0.0, format!("{}: {e}", st.canonical())),
-        };
-        match self.probability(rgb, width, height, &q) {
-            Err(e) => verdict(Answer::CannotTell, 0.0, format!("{}: {e}", st.canonical())),
-            Ok(p) => {
-                // Quantised before anything is decided, so the answer, the threshold test
-                // and the trace agree on every machine (cap_core::trace::CONFIDENCE_STEP).
-                let p = cap_core::trace::quantise_confidence(f64::from(p));
-                let (answer, conf) = if p >= 0.5 {
-                    (Answer::Holds, p)
-                } else {
-                    (Answer::DoesNotHold, 1.0 - p)
-                };
-                let answer = if st.negated { answer.negate() } else { answer };
-                if conf < self.min_confidence {
-                    verdict(
-                        Answer::CannotTell,
-                        conf,
-                        format!(
-                            "{}: confidence {conf:.2} below {:.2}",
-                            st.canonical(),
-                            self.min_confidence
-                        ),
-                    )
-                } else {
-                    verdict(answer, conf, st.canonical())
+        match self.assess(rgb, width, height, statement, scene) {
+            Err(detail) => verdict(Answer::CannotTell, 0.0, detail),
+            Ok(a) if a.answer == Answer::CannotTell => verdict(
+                Answer::CannotTell,
+                a.confidence,
+                format!(
+                    "{}: confidence {:.2} below {:.2}",
+                    a.canonical, a.confidence, a.threshold
+                ),
+            ),
+            Ok(a) => verdict(a.answer, a.confidence, a.canonical),
+        }
+    }
+}
+
+/// 2×2 box average of an RGB image (224 → 112).
+pub fn downsample(rgb: &[u8], w: usize, h: usize, out_side: usize) -> Vec<u8> {
+    let mut out = vec![0u8; out_side * out_side * 3];
+    for y in 0..out_side {
+        for x in 0..out_side {
+            // Area average over the source pixels that fall in the destination pixel.
+            let (x0, x1) = (
+                x * w / out_side,
+                ((x + 1) * w / out_side).max(x * w / out_side + 1),
+            );
+            let (y0, y1) = (
+                y * h / out_side,
+                ((y + 1) * h / out_side).max(y * h / out_side + 1),
+            );
+            for c in 0..3 {
+                let mut sum = 0u32;
+                for sy in y0..y1 {
+                    for sx in x0..x1 {
+                        sum += u32::from(rgb[(sy * w + sx) * 3 + c]);
+                    }
                 }
+                let n = ((y1 - y0) * (x1 - x0)) as u32;
+                out[(y * out_side + x) * 3 + c] = ((sum + n / 2) / n) as u8;
             }
         }
     }
+    out
 }
 
 /// Area-average resize of an RGB image to a `side`×`side` square.
