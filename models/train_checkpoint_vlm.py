@@ -15,6 +15,7 @@ Output:
 Data come from `cap dataset` (domain-randomised, labelled from simulator state):
 
   cap dataset --out data/train --images 24000 --seed 1
+  cap dataset --out data/nominal --family nominal --images 8000 --seed 3   # the shipped set-up
   cap dataset --out data/val   --images 2000  --seed 2          # calibration
   cap dataset --out data/test  --images 2000  --seed 1000003    # in-distribution test
   cap dataset --out data/ood-camera --family ood-camera --images 1500 --seed 2000001
@@ -22,6 +23,8 @@ Data come from `cap dataset` (domain-randomised, labelled from simulator state):
   cap dataset --out data/ood-table  --family ood-table  --images 1500 --seed 2000003
   python models/train_checkpoint_vlm.py --train data/train --val data/val --test data/test \
       --ood data/ood-camera data/ood-size data/ood-table --out models
+
+(models/README.md has the exact runs behind models/candidates/checkpoint_vlm_dr.onnx.)
 
 After training, one temperature per relation is fitted on the validation split
 (minimum negative log-likelihood), and each relation's cannot_tell threshold is the
@@ -91,6 +94,25 @@ def load(dirname, meta_ref=None):
         rels.append(rel[s_["relation"]])
     return (meta, images, np.array(idx), np.stack(qs), np.array(labels, np.float32), np.array(rels),
             masks, np.array(slots, dtype=np.int64))
+
+
+def concat(parts):
+    """Several loaded splits as one (image indices offset)."""
+    if len(parts) == 1:
+        return parts[0]
+    meta = dict(parts[0][0])
+    meta["images"] = sum(p[0]["images"] for p in parts)
+    meta["seed"] = [p[0]["seed"] for p in parts]
+    meta["family"] = "+".join(p[0].get("family", "train") for p in parts)
+    offsets = np.cumsum([0] + [p[0]["images"] for p in parts[:-1]])
+    return (meta,
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] + o for p, o in zip(parts, offsets)]),
+            np.concatenate([p[3] for p in parts]),
+            np.concatenate([p[4] for p in parts]),
+            np.concatenate([p[5] for p in parts]),
+            np.concatenate([p[6] for p in parts]),
+            np.concatenate([p[7] for p in parts]))
 
 
 class FiLMConv(nn.Module):
@@ -348,7 +370,7 @@ def train(net, a, data, log):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train", required=True)
+    ap.add_argument("--train", required=True, nargs="+", help="one or more training splits")
     ap.add_argument("--val", required=True, help="calibration split (same distribution as --train)")
     ap.add_argument("--test", required=True, help="in-distribution test split")
     ap.add_argument("--ood", nargs="*", default=[], help="out-of-distribution splits (cap dataset --family)")
@@ -372,7 +394,8 @@ def main():
     np.random.seed(a.seed)
     torch.set_num_threads(a.threads)
 
-    data = load(a.train)
+    first = load(a.train[0])
+    data = concat([first] + [load(d, first[0]) for d in a.train[1:]])
     meta = data[0]
     val = load(a.val, meta)
     test = load(a.test, meta)

@@ -22,8 +22,9 @@ pub struct DatasetArgs {
     /// Number of images.
     #[arg(long, default_value_t = 1000)]
     images: usize,
-    /// Which scenes: `train` (the training distribution) or a held-out family,
-    /// `ood-camera`, `ood-size`, `ood-table`.
+    /// Which scenes: `train` (the training distribution), `nominal` (its part that
+    /// looks like the shipped scenes), or a held-out family: `ood-camera`, `ood-size`,
+    /// `ood-table`.
     #[arg(long, default_value = "train")]
     family: String,
     /// Score the vision model on these directories of labelled renders instead:

@@ -309,7 +309,7 @@ pub fn generate_one(seed: u64, index: u64, family: Family) -> Result<Generated, 
             Err(_) => continue,
         };
         let (cam, camera) = domain::draw_camera(&mut rng, &scene.table, family);
-        let light = domain::draw_light(&mut rng);
+        let light = domain::draw_light(&mut rng, family);
         let Ok(mut w) = World::new(Arc::new(scene), rng.random()) else {
             continue;
         };

@@ -7,36 +7,75 @@
 use std::collections::BTreeMap;
 
 use cap_core::trace::Answer;
-use cap_vision::dataset::generate_one;
+use cap_vision::dataset::{generate_one, Family};
 use cap_vision::VisionInspector;
+
+/// What the embedded model must reach on the statements it can take about fresh
+/// renders of the shipped set-up (measured: 94% answered, 92% of those right, on 1000
+/// images; these allow for 60).
+const COVERAGE: f64 = 0.7;
+const ANSWERED_ACCURACY: f64 = 0.85;
 
 fn model() -> VisionInspector {
     VisionInspector::embedded().unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
-fn agrees_with_the_simulator_on_unseen_scenes() {
+fn answers_and_agrees_with_the_simulator_on_unseen_scenes() {
     let v = model();
-    // A seed stream disjoint from training (1) and the card's held-out split (1000003).
-    let mut per: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    // Fresh renders of the shipped scenes' set-up (the nominal family: front camera,
+    // default light), a seed stream no split uses. Judged as the inspector judges, so a
+    // model that answers cannot_tell to everything fails, and so does one that guesses.
+    // Statements outside the embedded model's vocabulary (colours and kinds it never
+    // learned) are left out here; `cap dataset --eval` counts them as not answered.
+    let mut per: BTreeMap<&str, (u32, u32, u32)> = BTreeMap::new();
     for i in 0..60 {
-        let g = generate_one(77_000_001, i).unwrap();
+        let g = generate_one(77_000_001, i, Family::Nominal).unwrap();
         let f = g.frame.as_ref().unwrap();
         for (st, label) in &g.samples {
-            let q = v.encode(st, None).unwrap();
-            let p = v
-                .probability(&f.rgb, f.width as usize, f.height as usize, &q)
-                .unwrap();
+            let Ok(a) = v.assess(
+                &f.rgb,
+                f.width as usize,
+                f.height as usize,
+                &st.sentence(),
+                None,
+            ) else {
+                continue;
+            };
             let e = per.entry(st.relation.label()).or_default();
-            e.0 += u32::from((p > 0.5) == *label);
-            e.1 += 1;
+            e.2 += 1;
+            if a.answer != Answer::CannotTell {
+                e.1 += 1;
+                let says = a.answer == Answer::Holds;
+                e.0 += u32::from(says == *label);
+            }
         }
     }
-    let (ok, n) = per.values().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    let acc = f64::from(ok) / f64::from(n);
-    eprintln!("{per:?} overall {acc:.3} over {n}");
-    assert!(n > 500);
-    assert!(acc >= 0.9, "overall accuracy {acc:.3}: {per:?}");
+    let (right, answered, n) = per
+        .values()
+        .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+    let acc = f64::from(right) / f64::from(answered.max(1));
+    let coverage = f64::from(answered) / f64::from(n);
+    eprintln!("{per:?}: answered {coverage:.3}, right {acc:.3} of those, over {n}");
+    assert!(n > 300);
+    assert!(coverage >= COVERAGE, "answered {coverage:.3}: {per:?}");
+    assert!(
+        acc >= ANSWERED_ACCURACY,
+        "right on {acc:.3} of answers: {per:?}"
+    );
+    for (r, (_, a, k)) in &per {
+        assert!(*a > 0, "{r}: no statement of {k} answered");
+    }
+}
+
+/// The shipped tabletop as it spawns: the answers are known.
+fn tabletop() -> (cap_sim::prelude::World, cap_sim::prelude::Frame) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenes/tabletop.toml");
+    let scene = cap_core::scene::Scene::load(path).unwrap();
+    let cam = scene.cameras[0].clone();
+    let w = cap_sim::prelude::World::new(std::sync::Arc::new(scene), 0).unwrap();
+    let f = w.render(&cam);
+    (w, f)
 }
 
 #[test]
@@ -44,9 +83,9 @@ fn unknown_vocabulary_and_bad_images_cannot_be_told() {
     let v = model();
     let img = vec![128u8; 224 * 224 * 3];
     for s in [
-        "the white block is on the table",
+        "the red mug is on the table",
         "the red block is upright",
-        "the red ball is visible",
+        "the magenta ball is visible",
         "the red block is singing",
         "the bowl is on the table",
     ] {
@@ -61,11 +100,58 @@ fn unknown_vocabulary_and_bad_images_cannot_be_told() {
 #[test]
 fn negation_flips_the_answer_and_confidence_is_kept() {
     let v = model();
-    let g = generate_one(77_000_002, 0).unwrap();
-    let f = g.frame.unwrap();
-    let (w, h) = (f.width as usize, f.height as usize);
-    let a = v.judge_image(&f.rgb, w, h, "the gripper is empty", None);
-    let b = v.judge_image(&f.rgb, w, h, "the gripper is not empty", None);
-    assert!((a.confidence - b.confidence).abs() < 1e-12);
-    assert_eq!(a.answer.negate(), b.answer);
+    let (w, f) = tabletop();
+    let (wd, ht) = (f.width as usize, f.height as usize);
+    for (st, holds) in [
+        ("the gripper is empty", true),
+        ("the red block is on the table", true),
+        ("the red block is in the gripper", false),
+    ] {
+        let a = v.judge_image(&f.rgb, wd, ht, st, Some(w.scene()));
+        let neg = st.replacen(" is ", " is not ", 1);
+        let b = v.judge_image(&f.rgb, wd, ht, &neg, Some(w.scene()));
+        let want = if holds {
+            Answer::Holds
+        } else {
+            Answer::DoesNotHold
+        };
+        assert_eq!(a.answer, want, "{st}: {a:?}");
+        assert_eq!(b.answer, want.negate(), "{neg}: {b:?}");
+        assert!((a.confidence - b.confidence).abs() < 1e-12);
+    }
+}
+
+/// The domain-randomised candidate (models/candidates/), whose card is calibrated.
+fn candidate() -> VisionInspector {
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/candidates/checkpoint_vlm_dr.onnx"
+    );
+    VisionInspector::from_file(std::path::Path::new(p)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_calibrated_card_sets_each_relations_threshold() {
+    // The embedded card has no calibration: one threshold for all.
+    assert!(model().card().calibration.is_none());
+    assert_eq!(
+        model().threshold("near"),
+        cap_vision::vision::DEFAULT_MIN_CONFIDENCE
+    );
+    let v = candidate();
+    let cal = v
+        .card()
+        .calibration
+        .as_ref()
+        .expect("the card is calibrated");
+    for r in &v.card().relations {
+        let t = cal.min_confidence[r];
+        assert!((0.5..=1.0).contains(&t), "{r}: {t}");
+        assert_eq!(v.threshold(r), t);
+        assert!(cal.temperature[r] > 0.0);
+    }
+    // A threshold set by hand applies to every relation.
+    let v = candidate().with_min_confidence(0.8);
+    assert_eq!(v.threshold("on"), 0.8);
+    assert_eq!(v.threshold("near"), 0.8);
 }

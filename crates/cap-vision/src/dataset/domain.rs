@@ -26,15 +26,19 @@ pub enum Family {
     OodSize,
     /// Table colours no training scene has.
     OodTable,
+    /// The shipped scenes' set-up, a part of the training distribution: the front
+    /// camera within a few centimetres of its place, the default light, a brown table.
+    Nominal,
 }
 
 impl Family {
     /// Every family, training first.
-    pub const ALL: [Family; 4] = [
+    pub const ALL: [Family; 5] = [
         Family::Train,
         Family::OodCamera,
         Family::OodSize,
         Family::OodTable,
+        Family::Nominal,
     ];
 
     /// The name used on the command line and in `meta.json`.
@@ -44,6 +48,7 @@ impl Family {
             Family::OodCamera => "ood-camera",
             Family::OodSize => "ood-size",
             Family::OodTable => "ood-table",
+            Family::Nominal => "nominal",
         }
     }
 
@@ -65,6 +70,10 @@ impl Family {
                  bowls 17-20 cm, plates 18-21 cm)"
             }
             Family::OodTable => "tables coloured green or pink",
+            Family::Nominal => {
+                "the shipped scenes' set-up (front camera within 3 cm, default light, brown \
+                 table), sizes as in training"
+            }
         }
     }
 }
@@ -227,6 +236,9 @@ pub fn draw_colors(rng: &mut ChaCha8Rng, kinds: &[Kind]) -> Vec<&'static str> {
 
 /// The table's colour.
 pub fn draw_table_color(rng: &mut ChaCha8Rng, family: Family) -> &'static str {
+    if family == Family::Nominal {
+        return "brown";
+    }
     let pool: Vec<&'static str> = PALETTE
         .iter()
         .map(|(n, _)| *n)
@@ -262,19 +274,26 @@ pub fn draw_camera(
     let base_elev = offset.z.atan2(horizontal).to_degrees();
     let base_dist = offset.norm();
     let side = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+    let nominal_family = family == Family::Nominal;
     let azimuth = match family {
         Family::OodCamera => side * rng.random_range(48.0..60.0),
+        Family::Nominal => rng.random_range(-2.0..2.0),
         _ => {
             // The front camera or one of two side cameras at ±30°, each jittered ±10°.
             let centre = [0.0, 30.0, -30.0][rng.random_range(0..3usize)];
             centre + rng.random_range(-10.0..10.0)
         }
     };
+    let (elev, dist, fov) = if nominal_family {
+        (2.0, 0.03, 0.0)
+    } else {
+        (6.0, 0.1, 5.0)
+    };
     let draw = CameraDraw {
         azimuth_deg: azimuth,
-        elevation_deg: base_elev + rng.random_range(-6.0..6.0),
-        distance_m: base_dist * rng.random_range(0.9..1.1),
-        fov_deg: nominal.fov_deg + rng.random_range(-5.0..5.0),
+        elevation_deg: base_elev + rng.random_range(-elev..=elev),
+        distance_m: base_dist * rng.random_range(1.0 - dist..=1.0 + dist),
+        fov_deg: nominal.fov_deg + rng.random_range(-fov..=fov),
     };
     let look_at = look
         + Vector3::new(
@@ -303,7 +322,10 @@ pub fn draw_camera(
 
 /// A light from anywhere above the table, a dimmer or brighter ambient term, and a
 /// background a little off the default.
-pub fn draw_light(rng: &mut ChaCha8Rng) -> Lighting {
+pub fn draw_light(rng: &mut ChaCha8Rng, family: Family) -> Lighting {
+    if family == Family::Nominal {
+        return Lighting::default();
+    }
     let az: f64 = rng.random_range(0.0..std::f64::consts::TAU);
     let el: f64 = rng.random_range(35.0_f64..85.0).to_radians();
     let base = Lighting::default();
