@@ -37,6 +37,7 @@ pub use domain::Family;
 use crate::geometric::judge;
 use crate::statement::{Desc, Relation, Statement, Thing};
 use crate::vision::downsample;
+use perturb::graspable;
 
 /// Relations the vision model learns: all but `upright` and `off_table`, which a
 /// single top-front view cannot tell reliably (a tipped cube looks like an upright one).
@@ -140,13 +141,6 @@ fn random_scene(rng: &mut ChaCha8Rng, family: Family) -> (String, &'static str) 
         }
     }
     (t, table_color)
-}
-
-fn graspable(k: ObjectKind) -> bool {
-    matches!(
-        k,
-        ObjectKind::Box | ObjectKind::Cylinder | ObjectKind::Sphere
-    )
 }
 
 /// Candidate statements for a world, with labels.

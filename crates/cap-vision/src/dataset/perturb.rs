@@ -31,7 +31,9 @@ pub enum ArmEvent {
     Moved,
 }
 
-fn graspable(k: ObjectKind) -> bool {
+/// Whether the gripper picks objects of kind `k` (what statements about holding and
+/// being on something are asked of).
+pub(crate) fn graspable(k: ObjectKind) -> bool {
     matches!(
         k,
         ObjectKind::Box | ObjectKind::Cylinder | ObjectKind::Sphere
