@@ -35,6 +35,7 @@ pub mod render;
 pub mod robot;
 pub mod robot_visual;
 pub mod served;
+pub mod spot;
 pub mod visual;
 pub mod world;
 

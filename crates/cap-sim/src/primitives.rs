@@ -365,13 +365,21 @@ impl Primitives for World {
         }
         let p = t.position();
         let support = self.support_height(&t);
+        // On a bowl or a plate that already holds things: beside them (spot.rs).
+        let spot = match t.kind {
+            ObjectKind::Bowl | ObjectKind::Plate => {
+                let held = self.object(name)?;
+                self.free_spot(&t, &held)
+            }
+            _ => p.xy(),
+        };
         let tidx = self
             .object_index(target)
             .map(|i| vec![i])
             .unwrap_or_default();
         self.place(
             name,
-            Point3::new(p.x, p.y, support),
+            Point3::new(spot.x, spot.y, support),
             Allowed { objects: tidx },
             yaw_rad,
         )

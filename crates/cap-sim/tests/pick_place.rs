@@ -105,3 +105,44 @@ fn a_block_too_heavy_for_the_grip_slips_and_a_light_one_does_not() {
         "39 N is within the grip"
     );
 }
+
+/// `place_on` a receptacle that already holds things sets the object beside them, not
+/// on them: "the red and the blue blocks on the plate", "every block in the bowl".
+#[test]
+fn place_on_a_receptacle_sets_each_object_beside_the_ones_there() {
+    for (scene, target, blocks) in [
+        (
+            "stacking.toml",
+            "white_plate",
+            &["red_block", "green_block", "blue_block"][..],
+        ),
+        (
+            "sorting.toml",
+            "green_bowl",
+            &["red_block", "green_block", "blue_block"][..],
+        ),
+    ] {
+        for seed in 0..3 {
+            let path = format!("{}/../../scenes/{scene}", env!("CARGO_MANIFEST_DIR"));
+            let scene_ = cap_core::scene::Scene::load(&path).expect("scene loads");
+            let mut w = World::new(std::sync::Arc::new(scene_), seed).expect("world builds");
+            for (i, b) in blocks.iter().enumerate() {
+                w.pick(b)
+                    .unwrap_or_else(|f| panic!("{scene} seed {seed} pick {b}: {f}"));
+                w.place_on(b, target)
+                    .unwrap_or_else(|f| panic!("{scene} seed {seed} place {b}: {f}"));
+                w.settle(0.5);
+                for done in &blocks[..=i] {
+                    let inside = w.is_on(done, target).unwrap() || w.is_in(done, target).unwrap();
+                    assert!(inside, "{scene} seed {seed}: {done} after placing {b}");
+                    for other in &blocks[..=i] {
+                        assert!(
+                            !w.is_on(done, other).unwrap(),
+                            "{scene} seed {seed}: {done} on {other}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
