@@ -24,7 +24,7 @@ Data come from `cap dataset` (domain-randomised, labelled from simulator state):
   python models/train_checkpoint_vlm.py --train data/train --val data/val --test data/test \
       --ood data/ood-camera data/ood-size data/ood-table --out models
 
-(models/README.md has the exact runs behind models/candidates/checkpoint_vlm_dr.onnx.)
+(models/README.md has the exact runs behind the embedded models/checkpoint_vlm.onnx.)
 
 After training, one temperature per relation is fitted on the validation split
 (minimum negative log-likelihood), and each relation's cannot_tell threshold is the
@@ -316,11 +316,43 @@ class Calibrated(nn.Module):
         return self.net(image, query) * (query[:, :r] * self.inv_t).sum(1)
 
 
+def balance_weights(meta, qs, labels, rels, cap):
+    """Per-statement loss weights that give true and false the same total weight within
+    each (relation, kind) bucket: the receptacle's kind for on/in, the held object's
+    kind for holding, the relation alone otherwise. Capped at `cap` either way (0: all
+    ones). The calibration split keeps the generator's own mix, so temperatures and
+    thresholds are fitted on what the inspector meets."""
+    w = np.ones(len(labels), np.float32)
+    if cap <= 0:
+        return w
+    R, C, K = len(meta["relations"]), len(meta["colors"]), len(meta["kinds"])
+    names = meta["relations"]
+    subj_kind = qs[:, R + C:R + C + K].argmax(1)
+    obj_kind = qs[:, R + 2 * C + K:R + 2 * (C + K)].argmax(1)
+    key = rels * 100
+    for r, name in enumerate(names):
+        if name in ("on", "in"):
+            key = np.where(rels == r, key + 1 + obj_kind, key)
+        elif name == "holding":
+            key = np.where(rels == r, key + 1 + subj_kind, key)
+    for k in np.unique(key):
+        m = key == k
+        pos = float(labels[m].sum())
+        neg = float(m.sum()) - pos
+        if pos == 0 or neg == 0:
+            continue
+        n = pos + neg
+        w[m & (labels > 0.5)] = min(cap, max(1 / cap, n / (2 * pos)))
+        w[m & (labels < 0.5)] = min(cap, max(1 / cap, n / (2 * neg)))
+    return w
+
+
 def train(net, a, data, log):
     meta, images, idx, qs, labels, rels, masks, slots = data
     by_image = [[] for _ in range(meta["images"])]
     for i, im in enumerate(idx):
         by_image[im].append(i)
+    weights = balance_weights(meta, qs, labels, rels, a.balance)
     steps_per_epoch = math.ceil(meta["images"] / a.batch_images)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * steps_per_epoch,
@@ -344,7 +376,8 @@ def train(net, a, data, log):
             sel = np.array(sel)
             q = torch.from_numpy(qs[sel])
             logit = net.head(feat[rows], q)
-            loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(labels[sel]))
+            loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(labels[sel]),
+                                                      weight=torch.from_numpy(weights[sel]))
             # Grounding supervision from the simulator's segmentation (training only):
             # the subject/object maps should light up exactly where that object is.
             gs, go = net.grounding_logits(feat[rows], q)
@@ -381,6 +414,8 @@ def main():
     ap.add_argument("--per-image", type=int, default=16, help="statements per image per step")
     ap.add_argument("--batch-images", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--balance", type=float, default=4.0,
+                    help="weight true and false equally per (relation, kind), each weight capped at this (0: off)")
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the grounding loss")
     ap.add_argument("--init", help="start from this saved torch state (see --save-state)")
     ap.add_argument("--init-partial", help="start from the tensors of this state whose shapes match "

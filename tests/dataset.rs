@@ -138,8 +138,7 @@ fn eval_scores_a_model_per_relation_and_writes_json() {
     let (id, ood) = (base.join("id"), base.join("ood"));
     generate(&id, "nominal", 40, 21);
     generate(&ood, "ood-camera", 20, 22);
-    let candidate = "models/candidates/checkpoint_vlm_dr.onnx";
-    let (table, reports) = eval(&[&id, &ood], Some(candidate), &base.join("eval.json"));
+    let (table, reports) = eval(&[&id, &ood], None, &base.join("eval.json"));
     assert!(table.contains("conf.wrong") && table.contains("family ood-camera"));
     assert_eq!(reports.len(), 2);
     assert_eq!(reports[1]["family"], "ood-camera");
@@ -157,27 +156,23 @@ fn eval_scores_a_model_per_relation_and_writes_json() {
         .map(|s| s["statements"].as_u64().unwrap())
         .sum();
     assert_eq!(sum, statements);
-    // The candidate on fresh renders: it answers a part, rightly, with its calibrated
-    // thresholds (its card: 43% answered, 98.7% of those right, on 1000 images). A model
-    // that always says cannot_tell, or guesses, fails here.
+    // The embedded model on fresh renders: it answers a part, rightly, with its
+    // calibrated thresholds (its card: 35% answered, 98.8% of those right, on 1000
+    // images). A model that always says cannot_tell, or guesses, fails here.
     let all = &id_report["all"];
     let f = |k: &str| all[k].as_f64().unwrap();
-    assert!(f("answered") >= 0.25, "{all}");
+    assert!(f("answered") >= 0.2, "{all}");
     assert!(f("answered_accuracy") >= 0.93, "{all}");
     assert!(f("accuracy") >= 0.75, "{all}");
     assert!((0.0..=0.1).contains(&f("ece")), "{all}");
 
-    // The embedded model does not know every colour and kind: those statements are
-    // cannot_tell, counted as not answered.
-    let (_, reports) = eval(&[&id], None, &base.join("embedded.json"));
-    let r = &reports[0];
-    let unknown = r["unencodable"].as_u64().unwrap();
-    assert!(unknown > 0, "{r}");
-    let answered = r["all"]["answered"].as_f64().unwrap();
-    assert!(
-        answered <= 1.0 - unknown as f64 / statements as f64 + 1e-9,
-        "{r}"
+    // The model file in models/ is the embedded one: the same figures.
+    let (_, file_reports) = eval(
+        &[&id],
+        Some("models/checkpoint_vlm.onnx"),
+        &base.join("file.json"),
     );
+    assert_eq!(file_reports[0]["all"], reports[0]["all"]);
 }
 
 #[test]

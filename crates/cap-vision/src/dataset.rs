@@ -9,7 +9,7 @@
 //! plate in a bowl, objects held at several heights, the moment of grasp and of
 //! release, the arm hiding part of the table. Statements over every relation the model
 //! learns are labelled by the geometric inspector ([`crate::geometric::judge`]),
-//! balanced between true and false per relation.
+//! balanced between true and false per relation and receptacle or held kind.
 //!
 //! A `--seed` gives a disjoint stream of scenes; a [`Family`] other than
 //! [`Family::Train`] draws scenes the training distribution never has (a camera pose,
@@ -242,26 +242,46 @@ pub enum GenerateError {
 /// Scenes drawn for one image before giving up.
 const SCENE_TRIES: u32 = 5;
 
-/// Balanced statements: round robin over (relation, label) buckets in a random order,
-/// so each image gives every relation true and false statements as far as it has them
-/// (positives of `in` and negatives of `visible` are rare), [`STATEMENTS_PER_IMAGE`]
-/// at most.
+/// The kind a statement's label depends on most: the receptacle of `on` and `in`,
+/// the object held for `holding`; none for the others.
+fn bucket_kind(st: &Statement) -> &'static str {
+    let kind = |d: &Option<Desc>| d.as_ref().and_then(|d| d.thing).map_or("", thing_name);
+    match st.relation {
+        Relation::On | Relation::In => kind(&st.object),
+        Relation::Holding => kind(&st.subject),
+        _ => "",
+    }
+}
+
+/// Balanced statements: round robin over (relation, kind, label) buckets, the rarest
+/// first ([`bucket_kind`]), so each image gives every relation true and false
+/// statements, and `on` a block as often as `on` the table, as far as it has them
+/// (positives of `in`, of `on` a block or a plate and negatives of `visible` are
+/// rare), [`STATEMENTS_PER_IMAGE`] at most.
 fn balance(all: Vec<(Statement, bool)>, rng: &mut ChaCha8Rng) -> Vec<(Statement, bool)> {
-    let mut buckets: Vec<Vec<(Statement, bool)>> = Vec::new();
-    for &rel in RELATIONS {
-        for label in [true, false] {
+    let mut keys: Vec<(Relation, &'static str, bool)> = Vec::new();
+    for (st, label) in &all {
+        let k = (st.relation, bucket_kind(st), *label);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let mut buckets: Vec<Vec<(Statement, bool)>> = keys
+        .iter()
+        .map(|&(rel, kind, label)| {
             let mut of: Vec<(Statement, bool)> = all
                 .iter()
-                .filter(|(s, l)| s.relation == rel && *l == label)
+                .filter(|(s, l)| s.relation == rel && bucket_kind(s) == kind && *l == label)
                 .cloned()
                 .collect();
             of.shuffle(rng);
-            if !of.is_empty() {
-                buckets.push(of);
-            }
-        }
-    }
+            of
+        })
+        .collect();
+    // Rarest first, so an image's one true `on` a block is kept even when it has more
+    // buckets than statements; ties in a random order.
     buckets.shuffle(rng);
+    buckets.sort_by_key(Vec::len);
     let mut chosen = Vec::new();
     while chosen.len() < STATEMENTS_PER_IMAGE && buckets.iter().any(|b| !b.is_empty()) {
         for b in &mut buckets {
@@ -492,6 +512,74 @@ mod tests {
         );
         assert_eq!(t + f, STATEMENTS_PER_IMAGE - 2);
         assert!(t.abs_diff(f) <= 1, "{t} true, {f} false");
+    }
+
+    fn on(object: Thing) -> Statement {
+        Statement {
+            relation: Relation::On,
+            subject: Some(Desc {
+                color: Some("red".into()),
+                thing: Some(Thing::Object(ObjectKind::Box)),
+                noun: None,
+            }),
+            object: Some(Desc {
+                color: None,
+                thing: Some(object),
+                noun: None,
+            }),
+            negated: false,
+        }
+    }
+
+    #[test]
+    fn balance_keeps_a_rare_on_a_block_beside_many_on_the_table() {
+        let block = Thing::Object(ObjectKind::Box);
+        let mut all = Vec::new();
+        for i in 0..40 {
+            all.push((on(Thing::Table), i % 2 == 0));
+            all.push((st(Relation::LeftOf), i % 2 == 0));
+        }
+        all.push((on(block), true));
+        for _ in 0..10 {
+            all.push((on(block), false));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let chosen = balance(all, &mut rng);
+        let on_block = |l: bool| {
+            chosen
+                .iter()
+                .filter(|(s, x)| bucket_kind(s) == "block" && *x == l)
+                .count()
+        };
+        assert_eq!(on_block(true), 1);
+        // Round robin over 6 buckets: 20 statements take 3-4 of each non-empty one.
+        assert!((3..=4).contains(&on_block(false)), "{}", on_block(false));
+    }
+
+    #[test]
+    fn placed_images_ask_about_what_was_placed() {
+        let mut placed = 0;
+        for i in 0..60 {
+            let Ok(g) = generate_one(11, i, Family::Train) else {
+                continue;
+            };
+            if g.info.arm != perturb::ArmEvent::Placed {
+                continue;
+            }
+            placed += 1;
+            // The placed object is on or in something that is not the table.
+            assert!(
+                g.samples.iter().any(|(s, l)| *l
+                    && matches!(s.relation, Relation::On | Relation::In)
+                    && bucket_kind(s) != "table"),
+                "image {i}: {:?}",
+                g.samples
+                    .iter()
+                    .map(|(s, l)| (s.sentence(), *l))
+                    .collect::<Vec<_>>()
+            );
+        }
+        assert!(placed >= 3, "{placed} placed images of 60");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! rim contacts), a plate in a bowl with an object on it, objects knocked off the
 //! table; then the arm, with the real primitives: an object held at some height, the
 //! moment of grasp (closed, not lifted), the moment of release (open, the object
-//! falling), or the arm over the table, hiding what is below it.
+//! falling), just after a real `place_on` (the checkpoint a policy asks about: the
+//! object on a block, a plate or in a bowl, the open gripper above it), sometimes with
+//! the next object already picked, or the arm over the table, hiding what is below it.
 //!
 //! A primitive that fails leaves the world as it is: the labels come from the state,
 //! whatever it is.
@@ -27,6 +29,9 @@ pub enum ArmEvent {
     Grasp,
     /// Just opened over a target, the object let go.
     Release,
+    /// Just after `place_on`: the object placed on or in a target, the gripper
+    /// open above it.
+    Placed,
     /// Moved somewhere over the table, holding nothing.
     Moved,
 }
@@ -95,8 +100,8 @@ pub fn arrange(w: &mut World, rng: &mut ChaCha8Rng) {
         let (hz, hr) = half_extents(w, s);
         let yaw = rng.random_range(-0.8..0.8);
         let z_table = hz + 0.001;
-        match rng.random_range(0..9) {
-            0 => {
+        match rng.random_range(0..12) {
+            0 | 9 | 10 => {
                 // On another block or cylinder.
                 let others: Vec<&String> = stackable.iter().filter(|o| *o != s).collect();
                 if let Some(o) = others.choose(rng) {
@@ -107,7 +112,7 @@ pub fn arrange(w: &mut World, rng: &mut ChaCha8Rng) {
                     }
                 }
             }
-            1 => {
+            1 | 11 => {
                 // On a plate, anywhere up to its edge.
                 if let Some(pl) = plates.choose(rng) {
                     if let Some(c) = centre(w, pl) {
@@ -173,7 +178,7 @@ pub fn arm(w: &mut World, rng: &mut ChaCha8Rng) -> ArmEvent {
         .cloned()
         .collect();
     let u: f64 = rng.random();
-    if u < 0.3 {
+    if u < 0.25 {
         if let Some(s) = on_table.choose(rng) {
             if w.pick(s).is_ok() {
                 let d = Vector3::new(
@@ -185,7 +190,7 @@ pub fn arm(w: &mut World, rng: &mut ChaCha8Rng) -> ArmEvent {
                 return ArmEvent::Holding;
             }
         }
-    } else if u < 0.4 {
+    } else if u < 0.33 {
         if let Some(s) = on_table.choose(rng) {
             if let Ok(c) = w.object(s).map(|o| o.position()) {
                 let ok = w.open_gripper().is_ok()
@@ -196,7 +201,7 @@ pub fn arm(w: &mut World, rng: &mut ChaCha8Rng) -> ArmEvent {
                 }
             }
         }
-    } else if u < 0.5 {
+    } else if u < 0.41 {
         if let Some(s) = on_table.choose(rng) {
             if w.pick(s).is_ok() {
                 let targets = w.scene().object_names();
@@ -213,7 +218,34 @@ pub fn arm(w: &mut World, rng: &mut ChaCha8Rng) -> ArmEvent {
                 }
             }
         }
-    } else if u < 0.8 {
+    } else if u < 0.68 {
+        if let Some(s) = on_table.choose(rng) {
+            let targets: Vec<String> = names(w, |k| {
+                matches!(
+                    k,
+                    ObjectKind::Box | ObjectKind::Cylinder | ObjectKind::Plate | ObjectKind::Bowl
+                )
+            })
+            .into_iter()
+            .filter(|t| t != s)
+            .collect();
+            if let Some(t) = targets.choose(rng) {
+                if w.pick(s).is_ok() && w.place_on(s, t).is_ok() {
+                    // Sometimes the next step has begun: another object picked up.
+                    let rest: Vec<&String> =
+                        on_table.iter().filter(|n| *n != s && *n != t).collect();
+                    if rng.random_bool(0.3) {
+                        if let Some(o) = rest.choose(rng) {
+                            if w.pick(o).is_ok() {
+                                return ArmEvent::Holding;
+                            }
+                        }
+                    }
+                    return ArmEvent::Placed;
+                }
+            }
+        }
+    } else if u < 0.85 {
         let q = Point3::new(
             rng.random_range(0.3..0.65),
             rng.random_range(-0.3..0.3),
