@@ -370,10 +370,10 @@ fn picked_while_holding(ast: &AST) -> Vec<StaticError> {
                 }
                 held = key.map(|k| (k, pos.line().unwrap_or(0)));
             }
-            "place_on" | "place_at" => {
-                if held.as_ref().map(|h| &h.0) == key.as_ref() || key.is_none() {
-                    held = None;
-                }
+            "place_on" | "place_at"
+                if key.is_none() || held.as_ref().map(|h| &h.0) == key.as_ref() =>
+            {
+                held = None;
             }
             "open_gripper" | "close_gripper" => held = None,
             _ => {}
