@@ -1,9 +1,8 @@
 //! Checks of a program's meaning before it runs, each saying on its line what to write
 //! instead (the repair prompt carries the message): a property of an object name
 //! (`block.color`: names are strings), `find` of a description several objects or none
-//! match, an object placed on itself, a number where an object name goes, a second
-//! `pick` while the first object is still held, and one statement repeated many times
-//! in a row (the degenerate loop of a small model).
+//! match, an object placed on itself, a number where an object name goes, and one
+//! statement repeated many times in a row (the degenerate loop of a small model).
 //!
 //! Only what is certain is flagged: a variable counts as an object name when it was
 //! bound to `find(...)`, a string literal, or is the loop variable over `find_all(...)`
@@ -213,7 +212,6 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
     });
     out.extend(repeated(source));
     out.extend(placed_unpicked(ast));
-    out.extend(picked_while_holding(ast));
     out.sort_by_key(|e| (e.line, e.column));
     out
 }
@@ -309,79 +307,6 @@ fn placed_unpicked(ast: &AST) -> Vec<StaticError> {
     out
 }
 
-/// Calls that grasp or let go.
-const HAND: &[&str] = &[
-    "pick",
-    "place_on",
-    "place_at",
-    "open_gripper",
-    "close_gripper",
-];
-
-/// `pick(b)` while the program still holds `a`: two top-level `pick`s with no
-/// `place_on(a, ...)`, `place_at(a, ...)` or `open_gripper()` between them (the hand
-/// holds one object). Only the program's top-level statements are followed; a loop, a
-/// branch or a function of the program's own in between makes what is held unknown,
-/// and nothing is flagged across it.
-fn picked_while_holding(ast: &AST) -> Vec<StaticError> {
-    if ast.iter_functions().next().is_some() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    // What is held, and the line it was picked on.
-    let mut held: Option<(String, usize)> = None;
-    for stmt in ast.statements() {
-        let call = match stmt {
-            Stmt::FnCall(c, pos) => Some((c, *pos)),
-            Stmt::Expr(e) => match e.as_ref() {
-                Expr::FnCall(c, pos) => Some((c, *pos)),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some((c, pos)) = call else {
-            // Anything else that grasps or lets go makes the hand unknown.
-            let mut touches = false;
-            stmt.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
-                if let Some(ASTNode::Expr(Expr::FnCall(c, _)) | ASTNode::Stmt(Stmt::FnCall(c, _))) =
-                    path.last()
-                {
-                    touches |= HAND.contains(&c.name.as_str());
-                }
-                true
-            });
-            if touches {
-                held = None;
-            }
-            continue;
-        };
-        let key = object_key(c.args.first());
-        match c.name.as_str() {
-            "pick" => {
-                if let (Some((h, line)), Some(k)) = (&held, &key) {
-                    if h != k {
-                        out.push(at(
-                            pos,
-                            FailureKind::WrongOrder,
-                            format!("pick({k}) while the program still holds {h} (picked on line {line}): the gripper holds one object; place {h} first (place_on({h}, ...) before this line), then pick({k})"),
-                            None,
-                        ));
-                    }
-                }
-                held = key.map(|k| (k, pos.line().unwrap_or(0)));
-            }
-            "place_on" | "place_at"
-                if key.is_none() || held.as_ref().map(|h| &h.0) == key.as_ref() =>
-            {
-                held = None;
-            }
-            "open_gripper" | "close_gripper" => held = None,
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Runs of more than [`MAX_REPEATS`] identical statements (lines), one error each.
 fn repeated(source: &str) -> Vec<StaticError> {
     let mut out = Vec::new();
@@ -429,33 +354,6 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
-    }
-
-    #[test]
-    fn a_second_pick_before_the_first_is_placed_says_to_place_it_first() {
-        let src = "pick(\"red_block\");\ncheckpoint(\"held\");\npick(\"blue_block\");\nplace_on(\"red_block\", \"blue_plate\");\nplace_on(\"blue_block\", \"blue_plate\");";
-        let e = lints(src);
-        assert_eq!(e.len(), 1, "{e:?}");
-        assert!(e[0].starts_with("line 3"), "{e:?}");
-        assert!(
-            e[0].contains("still holds \"red_block\" (picked on line 1)"),
-            "{e:?}"
-        );
-        assert!(
-            e[0].contains("place_on(\"red_block\", ...) before this line"),
-            "{e:?}"
-        );
-        // Placed in between, let go, or the same object again: fine.
-        for ok in [
-            "pick(\"red_block\");\nplace_on(\"red_block\", \"blue_plate\");\npick(\"blue_block\");\nplace_on(\"blue_block\", \"red_block\");",
-            "pick(\"red_block\");\nopen_gripper();\npick(\"blue_block\");\nplace_on(\"blue_block\", \"red_block\");",
-            "let b = find(\"red block\");\npick(b);\nplace_at(b, [0.5, 0.0, 0.0]);\npick(\"green_block\");\nplace_on(\"green_block\", b);",
-        ] {
-            assert!(lints(ok).is_empty(), "{ok}: {:?}", lints(ok));
-        }
-        // Across a loop or a branch the hand is unknown: nothing is flagged.
-        let src = "pick(\"red_block\");\nif is_on(\"red_block\", \"blue_plate\") { place_on(\"red_block\", \"blue_plate\"); }\npick(\"blue_block\");\nplace_on(\"blue_block\", \"red_block\");";
-        assert!(lints(src).is_empty(), "{:?}", lints(src));
     }
 
     #[test]
