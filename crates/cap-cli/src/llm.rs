@@ -53,8 +53,8 @@ pub struct LlmArgs {
     /// with the embedded model).
     #[arg(long)]
     pub no_dry: bool,
-    /// Least sampling temperature for repairs (default: 0.7 with the embedded model,
-    /// 0 with an endpoint).
+    /// Least sampling temperature for repairs (default 0: greedy; a repeated program is
+    /// asked for again at a higher temperature).
     #[arg(long)]
     pub repair_temperature: Option<f64>,
     /// HTTP timeout per request, seconds.
@@ -148,13 +148,12 @@ impl LlmArgs {
         (local && !self.no_dry).then_some(cap_llm::Dry::PROGRAMS)
     }
 
-    /// The least temperature of repairs: `--repair-temperature`, else 0.7 with the
-    /// embedded model (so it does not hand back the program it was asked to fix) and
-    /// 0 with an endpoint.
-    pub fn repair_temperature(&self, local: bool) -> f64 {
-        self.repair_temperature
-            .unwrap_or(if local { 0.7 } else { 0.0 })
-            .clamp(0.0, 2.0)
+    /// The least temperature of repairs: `--repair-temperature`, else 0 (greedy). A
+    /// repair that hands back a program already tried is not run; the model is asked
+    /// again at a higher temperature. Measured on the held-out set with the 1.5B model:
+    /// 7 of 10 tasks greedy against 5 of 10 at 0.7 (bench/README.md).
+    pub fn repair_temperature(&self) -> f64 {
+        self.repair_temperature.unwrap_or(0.0).clamp(0.0, 2.0)
     }
 }
 

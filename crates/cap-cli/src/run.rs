@@ -155,7 +155,7 @@ pub fn run(a: &Args) -> Result<u8> {
         threshold: a.threshold,
         samples: a.samples.max(1),
         constrain: a.llm.constrain(local),
-        repair_temperature: a.llm.repair_temperature(local),
+        repair_temperature: a.llm.repair_temperature(),
         repair_dry: a.llm.repair_dry(local),
         plan: a.plan,
         episode: cap_script::EpisodeOptions {

@@ -234,7 +234,7 @@ pub fn run(a: &Args) -> Result<u8> {
             (Some(chosen.provider), chosen.local)
         }
     };
-    let (constrain, repair_temperature) = (a.llm.constrain(local), a.llm.repair_temperature(local));
+    let (constrain, repair_temperature) = (a.llm.constrain(local), a.llm.repair_temperature());
     let repair_dry = a.llm.repair_dry(local);
     let library = match &programs {
         Some(_) => None,
