@@ -259,25 +259,22 @@ fn bucket_kind(st: &Statement) -> &'static str {
 /// (positives of `in`, of `on` a block or a plate and negatives of `visible` are
 /// rare), [`STATEMENTS_PER_IMAGE`] at most.
 fn balance(all: Vec<(Statement, bool)>, rng: &mut ChaCha8Rng) -> Vec<(Statement, bool)> {
+    // One bucket per key, in the order keys first occur, statements in source order.
     let mut keys: Vec<(Relation, &'static str, bool)> = Vec::new();
-    for (st, label) in &all {
-        let k = (st.relation, bucket_kind(st), *label);
-        if !keys.contains(&k) {
-            keys.push(k);
+    let mut buckets: Vec<Vec<(Statement, bool)>> = Vec::new();
+    for (st, label) in all {
+        let k = (st.relation, bucket_kind(&st), label);
+        match keys.iter().position(|x| *x == k) {
+            Some(i) => buckets[i].push((st, label)),
+            None => {
+                keys.push(k);
+                buckets.push(vec![(st, label)]);
+            }
         }
     }
-    let mut buckets: Vec<Vec<(Statement, bool)>> = keys
-        .iter()
-        .map(|&(rel, kind, label)| {
-            let mut of: Vec<(Statement, bool)> = all
-                .iter()
-                .filter(|(s, l)| s.relation == rel && bucket_kind(s) == kind && *l == label)
-                .cloned()
-                .collect();
-            of.shuffle(rng);
-            of
-        })
-        .collect();
+    for b in &mut buckets {
+        b.shuffle(rng);
+    }
     // Rarest first, so an image's one true `on` a block is kept even when it has more
     // buckets than statements; ties in a random order.
     buckets.shuffle(rng);
