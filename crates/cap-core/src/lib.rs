@@ -16,6 +16,7 @@ pub mod paths;
 pub mod remote;
 pub mod robot;
 pub mod scene;
+pub mod selection;
 pub mod trace;
 pub mod vocabulary;
 

@@ -100,6 +100,23 @@ fn suggest(name: &str, candidates: impl Iterator<Item = String>) -> String {
     }
 }
 
+/// What to write instead of a closure in another language's form on `line`
+/// (`list.max_by_key || size`, `lambda b: ...`), or nothing.
+fn closure_hint(source: &str, line: usize) -> &'static str {
+    let Some(text) = line.checked_sub(1).and_then(|i| source.lines().nth(i)) else {
+        return "";
+    };
+    let method_then_bars = text.split('.').skip(1).any(|after| {
+        let rest = after.trim_start_matches(|c: char| c.is_alphanumeric() || c == '_');
+        rest.len() < after.len() && rest.trim_start().starts_with('|')
+    });
+    if method_then_bars || text.contains("lambda ") {
+        "; rhai writes a closure inside the call's parentheses, as `find_all(\"block\").filter(|b| color(b) != \"red\")`, and a description can select by itself: find(\"biggest block\"), find_all(\"blocks that are not red\")"
+    } else {
+        ""
+    }
+}
+
 fn err(pos: rhai::Position, kind: FailureKind, msg: String, object: Option<String>) -> StaticError {
     StaticError {
         fix: None,
@@ -125,7 +142,10 @@ pub fn check_program(
             rhai::ParseErrorType::VariableUndefined(name) => format!(
                 "`{name}` is used before it is defined: write `let {name} = ...;` above this line (an object is named by a string: find(\"red block\") or \"red_block\")"
             ),
-            other => format!("syntax error: {other}"),
+            other => format!(
+                "syntax error: {other}{}",
+                closure_hint(source, e.position().line().unwrap_or(0))
+            ),
         };
         vec![err(e.position(), FailureKind::ParseError, message, None)]
     })?;
@@ -341,6 +361,53 @@ mod tests {
         let e = errors("pik(\"red_block\");");
         assert!(
             e[0].failure.message.contains("did you mean `pick`"),
+            "{}",
+            e[0].failure.message
+        );
+    }
+
+    #[test]
+    fn closures_in_another_languages_form_get_the_rhai_form() {
+        for src in [
+            "let b = find_all(\"block\").max_by_key || [0.0, 0.0, 0.0] || size;",
+            "let n = objects().filter_not || kind(_) != \"red\";",
+        ] {
+            let e = errors(src);
+            assert_eq!(e[0].failure.kind, FailureKind::ParseError, "{src}");
+            let m = &e[0].failure.message;
+            assert!(m.contains(".filter(|b| color(b) != \"red\")"), "{m}");
+            assert!(m.contains("find(\"biggest block\")"), "{m}");
+        }
+        // A syntax error of another shape gets no such advice.
+        let e = errors("let x = (1 + ;");
+        assert!(
+            !e[0].failure.message.contains("closure"),
+            "{}",
+            e[0].failure.message
+        );
+    }
+
+    #[test]
+    fn selections_are_checked_as_the_simulation_reads_them() {
+        // One bowl is not green; the positional superlative is decided at run time.
+        assert!(errors("let b = find(\"bowl that is not green\");").is_empty());
+        assert!(errors("let b = find(\"leftmost block\");").is_empty());
+        // The three blocks are the same size: "biggest" leaves three.
+        let e = errors("let b = find(\"biggest block\");");
+        assert!(
+            e[0].failure.message.contains("matches 3 objects"),
+            "{}",
+            e[0].failure.message
+        );
+        let e = errors("let b = find(\"biggest smallest block\");");
+        assert!(
+            e[0].failure.message.contains("two superlatives"),
+            "{}",
+            e[0].failure.message
+        );
+        let e = errors("let b = find(\"block that is not\");");
+        assert!(
+            e[0].failure.message.contains("\"not\" must be followed"),
             "{}",
             e[0].failure.message
         );

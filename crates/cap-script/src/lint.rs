@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 use cap_core::failure::FailureKind;
 use cap_core::scene::Scene;
-use cap_core::vocabulary::{words, Description};
+use cap_core::selection::{Measure, Selection, SelectionError};
+use cap_core::vocabulary::words;
 use rhai::{ASTNode, Expr, Stmt, AST};
 
 use crate::api::{self, ParamType};
@@ -170,20 +171,50 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
         if name == "find" {
             if let Some(Expr::StringConstant(d, _)) = call.args.first() {
                 let d = d.as_str();
-                let matches: Vec<&str> = if scene.objects.iter().any(|o| o.name == d.trim()) {
-                    vec![d.trim()]
+                // Read as the simulation reads it (cap_core::selection), on the scene as
+                // written: a superlative of where things are may pick another object once
+                // the seed has moved them, so only its having none to pick is an error.
+                let measure = |o: &cap_core::scene::ObjectSpec| Measure {
+                    size: o.size_m.into(),
+                    position: o.position_m.coords.into(),
+                };
+                let base = [scene.robot.base_m.x, scene.robot.base_m.y];
+                let mut positional = false;
+                let matches: Vec<String> = if scene.objects.iter().any(|o| o.name == d.trim()) {
+                    vec![d.trim().to_owned()]
                 } else {
-                    match Description::parse_words_with(&words(d), &nouns) {
-                        Ok(desc) if desc.is_specific() => scene
-                            .objects
-                            .iter()
-                            .filter(|o| desc.matches(o))
-                            .map(|o| o.name.as_str())
-                            .collect(),
+                    match Selection::parse_words_with(&words(d), &nouns) {
+                        Ok(sel) if sel.is_specific() => {
+                            positional = sel.superlative.is_some_and(|s| s.is_positional());
+                            match sel.select(&scene.objects, measure, base, &nouns) {
+                                Ok(m) => m,
+                                Err(e) => {
+                                    out.push(at(
+                                        pos,
+                                        FailureKind::InvalidArgument,
+                                        format!("find(\"{d}\"): {e}"),
+                                        None,
+                                    ));
+                                    return true;
+                                }
+                            }
+                        }
+                        Err(
+                            e @ (SelectionError::TwoSuperlatives(_)
+                            | SelectionError::DanglingNot(_)),
+                        ) => {
+                            out.push(at(
+                                pos,
+                                FailureKind::InvalidArgument,
+                                format!("find(\"{d}\"): {e}"),
+                                None,
+                            ));
+                            return true;
+                        }
                         _ => Vec::new(),
                     }
                 };
-                if matches.len() > 1 {
+                if matches.len() > 1 && !positional {
                     out.push(at(
                         pos,
                         FailureKind::InvalidArgument,
@@ -191,7 +222,7 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
                             "find(\"{d}\") matches {} objects ({}), and find needs exactly one; for each of them write `for b in find_all(\"{d}\") {{ ... }}`, or name one (find(\"{}\"))",
                             matches.len(),
                             matches.join(", "),
-                            scene.object(matches[0]).map_or(matches[0].to_owned(), |o| o.description())
+                            scene.object(&matches[0]).map_or(matches[0].clone(), |o| o.description())
                         ),
                         None,
                     ));

@@ -18,6 +18,7 @@
 
 pub mod build;
 pub mod convert;
+pub mod footprint;
 pub mod geometry;
 pub mod grasp;
 pub mod grasp_mesh;

@@ -5,7 +5,7 @@
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::nalgebra::{Isometry3, Point3, Vector3};
 use cap_core::scene::ObjectKind;
-use cap_core::vocabulary::Description;
+use cap_core::selection::{Measure, Selection, SelectionError};
 
 use crate::convert::{from_pose, to_point};
 use crate::geometry::{base_thickness_m, inner_radius_m};
@@ -207,15 +207,21 @@ impl World {
     }
 
     /// Names of objects matching a description such as "red block", "bowl", "green",
-    /// or an exact name; scene order.
+    /// "the biggest block", "blocks that are not red" (cap_core::selection), or an
+    /// exact name; scene order. Nothing for a description that cannot be read.
     pub fn find_all(&self, description: &str) -> Vec<String> {
+        self.select(description).unwrap_or_default()
+    }
+
+    /// [`World::find_all`], with the reason a description could not be read.
+    pub fn select(&self, description: &str) -> Result<Vec<String>, SelectionError> {
         if let Some(o) = self
             .scene
             .objects
             .iter()
             .find(|o| o.name == description.trim())
         {
-            return vec![o.name.clone()];
+            return Ok(vec![o.name.clone()]);
         }
         // The same reading of descriptions as checkpoint statements (cap_core::vocabulary).
         // One that names neither a colour nor a kind matches nothing.
@@ -226,21 +232,38 @@ impl World {
             .filter(|o| o.mesh.is_some())
             .map(|o| o.noun())
             .collect();
-        match Description::parse_words_with(&cap_core::vocabulary::words(description), &nouns) {
-            Ok(d) if d.is_specific() => self
-                .scene
-                .objects
-                .iter()
-                .filter(|o| d.matches(o))
-                .map(|o| o.name.clone())
-                .collect(),
-            _ => Vec::new(),
+        let sel = Selection::parse_words_with(&cap_core::vocabulary::words(description), &nouns)?;
+        if !sel.is_specific() {
+            return Ok(Vec::new());
         }
+        // Live sizes and positions: "the leftmost block" is the leftmost now.
+        let measure = |o: &cap_core::scene::ObjectSpec| match self.object(&o.name) {
+            Ok(s) => Measure {
+                size: s.size_m.into(),
+                position: s.position().coords.into(),
+            },
+            Err(_) => Measure {
+                size: o.size_m.into(),
+                position: o.position_m.coords.into(),
+            },
+        };
+        sel.select(&self.scene.objects, measure, self.reach().base_xy_m, &nouns)
     }
 
     /// The one object matching a description; an error if none or several match.
     pub fn find(&self, description: &str) -> Result<String, Failure> {
-        let all = self.find_all(description);
+        // A word that is neither a colour nor a kind matches nothing, as before; a
+        // superlative or "not" that cannot be applied says why.
+        let all = match self.select(description) {
+            Ok(all) => all,
+            Err(SelectionError::Description(_)) => Vec::new(),
+            Err(e) => {
+                return Err(Failure::new(
+                    FailureKind::InvalidArgument,
+                    format!("find(\"{description}\"): {e}"),
+                ))
+            }
+        };
         match all.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(Failure::new(

@@ -9,6 +9,7 @@
 use cap_core::failure::{Failure, FailureKind};
 use cap_core::nalgebra::{Point3, Vector3};
 
+use crate::footprint::Footprints;
 use crate::robot::reaches_down;
 pub use crate::robot::{measure_reach_band, ReachBand, REACH_HIGH_Z_M, REACH_LOW_Z_M};
 use crate::world::World;
@@ -187,10 +188,30 @@ impl World {
         });
         let lift = Vector3::new(0.0, 0.0, REACH_LOW_Z_M);
         let high = Vector3::new(0.0, 0.0, self.robot.reach_band().top_z_m);
+        // With room to set an object down: clear of what stood on the table when the
+        // episode began, so that the program and its task's predicate read the same
+        // point however the program has moved things since. Where no reachable point is
+        // clear, the nearest reachable one.
+        let room = Footprints::room_m(self.robot.gripper_max_width_m());
+        let (clear, blocked): (Vec<Point3<f64>>, Vec<Point3<f64>>) = pts
+            .into_iter()
+            .partition(|p| self.start_layout.blocker(p.xy(), room).is_none());
+        let works = |p: &&Point3<f64>| self.reachable(*p + lift) && self.reachable(*p + high);
         // The band is a model of the reach; the IK has the last word.
-        pts.iter()
+        clear
+            .iter()
             .take(200)
-            .find(|p| self.reachable(*p + lift) && self.reachable(*p + high))
+            .find(works)
+            .or_else(|| {
+                let mut all: Vec<&Point3<f64>> = clear.iter().chain(&blocked).collect();
+                all.sort_by(|a, b| {
+                    dist(a)
+                        .total_cmp(&dist(b))
+                        .then(a.x.total_cmp(&b.x))
+                        .then(a.y.total_cmp(&b.y))
+                });
+                all.into_iter().take(200).find(works)
+            })
             .copied()
             .ok_or_else(|| {
                 Failure::new(

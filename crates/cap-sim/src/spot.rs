@@ -10,18 +10,15 @@
 
 use cap_core::nalgebra::{Point2, Vector2};
 
+use crate::footprint::{Footprints, CLEARANCE_M, FINGER_M};
 use crate::geometry::inner_radius_m;
 use crate::query::ObjectState;
 use crate::world::World;
 
-/// Gap kept to objects already on the receptacle, metres.
-const CLEARANCE_M: f64 = 0.008;
 /// Radial step of the search, metres.
 const RING_STEP_M: f64 = 0.005;
 /// Directions tried on each ring.
 const DIRECTIONS: usize = 24;
-/// Thickness of a finger beyond the opening, metres.
-const FINGER_M: f64 = 0.012;
 
 /// The held object's footprint for the search: a rectangle in the tool's frame.
 struct Footprint {
@@ -56,6 +53,23 @@ fn disc(o: &ObjectState) -> (Point2<f64>, f64) {
 }
 
 impl World {
+    /// Every object not held, as a disc in the table plane.
+    pub fn footprints(&self) -> Footprints {
+        Footprints {
+            discs: self
+                .scene
+                .object_names()
+                .iter()
+                .filter_map(|n| self.object(n).ok())
+                .filter(|o| !o.held)
+                .map(|o| {
+                    let (c, r) = disc(&o);
+                    (o.name.clone(), c, r)
+                })
+                .collect(),
+        }
+    }
+
     /// The objects resting on or in receptacle `target` (not `held`): their centre
     /// within its rim, their bottom between its floor and just above its top.
     pub fn occupants(&self, target: &ObjectState, held: &str) -> Vec<ObjectState> {

@@ -106,6 +106,9 @@ pub struct World {
     pub(crate) observer: Option<SharedObserver>,
     /// The real arm this world mirrors, if any (never copied by a fork).
     pub(crate) remote: cap_core::remote::RemoteSlot,
+    /// Where the objects stood when the episode began (after settling): the discs
+    /// `table_point` keeps clear of (crate::footprint::Footprints).
+    pub(crate) start_layout: Arc<crate::footprint::Footprints>,
 }
 
 impl World {
@@ -174,6 +177,7 @@ impl World {
             render_model: Arc::new(a.render_model),
             observer: None,
             remote: cap_core::remote::RemoteSlot::default(),
+            start_layout: Arc::default(),
         };
         for _ in 0..60 {
             world.step_physics();
@@ -184,6 +188,7 @@ impl World {
                 message: format!("object `{name}` diverged while settling"),
             });
         }
+        world.start_layout = Arc::new(world.footprints());
         world.step = 0;
         Ok(world)
     }
