@@ -239,27 +239,42 @@ impl<'a> Agent<'a> {
         Ok((program, errors))
     }
 
-    /// Apply the fix-its of `errors` when every one has a certain fix and the fixed
-    /// program then checks clean; otherwise leave the program and its errors to a
-    /// repair.
+    /// Apply the fix-its of `errors` while every one has a certain fix: the program
+    /// that results, the errors left in it (for a repair, which then starts from the
+    /// fixed program) and the fix-its applied. A fix that leaves a parse error where
+    /// there was none is not kept.
     fn fix(
         &self,
-        program: String,
-        errors: Vec<StaticError>,
+        mut program: String,
+        mut errors: Vec<StaticError>,
         cfg: &RunConfig,
     ) -> (String, Vec<StaticError>, Vec<String>) {
-        let Some((fixed, applied)) = cap_script::diagnostic::apply_fixits(&program, &errors) else {
-            return (program, errors, Vec::new());
-        };
         let engine = cap_script::sandbox::engine(&cfg.episode.limits);
-        match cap_script::check_program(&engine, &fixed, &self.scene) {
-            Ok(_) => (
-                fixed,
-                Vec::new(),
-                applied.iter().map(ToString::to_string).collect(),
-            ),
-            Err(_) => (program, errors, Vec::new()),
+        let mut applied = Vec::new();
+        // Each round fixes what the checker reports; a parse error hides the rest.
+        for _ in 0..4 {
+            let Some((fixed, done)) = cap_script::diagnostic::apply_fixits(&program, &errors)
+            else {
+                break;
+            };
+            let left = cap_script::check_program(&engine, &fixed, &self.scene)
+                .err()
+                .unwrap_or_default();
+            let parse = |e: &[StaticError]| {
+                e.iter()
+                    .any(|e| e.failure.kind == cap_core::failure::FailureKind::ParseError)
+            };
+            if parse(&left) && !parse(&errors) {
+                break;
+            }
+            applied.extend(done.iter().map(ToString::to_string));
+            program = fixed;
+            errors = left;
+            if errors.is_empty() {
+                break;
+            }
         }
+        (program, errors, applied)
     }
 
     /// Run `program` on every seed; the first seed's episode goes to the recorder (if

@@ -314,3 +314,40 @@ fn a_repair_that_dropped_its_let_lines_gets_them_back() {
     assert_eq!(c.fixits.len(), 1, "{:?}", c.fixits);
     assert!(c.fixits[0].contains("carried `let block"), "{:?}", c.fixits);
 }
+
+#[test]
+fn fixits_are_applied_round_after_round_and_kept_when_errors_remain() {
+    // Round 1 fixes the parse error (a placeholder closure), which hid round 2's
+    // coordinate of an object name; the program then checks clean and runs.
+    let p = Scripted::new(vec![Ok("```rhai\nlet plate = find(\"blue plate\");\nlet reds = find_all(\"block\").filter || color(_) == \"red\";\nfor b in reds {\n    pick(b);\n    place_on(b, plate);\n}\nlet x = plate[0];\n```")]);
+    let r = run(&p, 1);
+    assert!(r.success, "{}", r.stopped);
+    let c = &r.attempts[0].candidates[0];
+    assert_eq!(c.fixits.len(), 2, "{:?}", c.fixits);
+    assert!(
+        c.program.contains(".filter(|n| color(n) == \"red\")"),
+        "{}",
+        c.program
+    );
+    assert!(c.program.contains("position(plate)[0]"), "{}", c.program);
+    // A fix is kept when an error it cannot fix remains: the repair starts from it.
+    let p = Scripted::new(vec![
+        Ok("```rhai\nlet reds = find_all(\"block\").filter || color(_) == \"red\";\nfly_to(\"red_block\");\n```"),
+        Ok(GOOD),
+    ]);
+    let r = run(&p, 2);
+    assert!(r.success, "{}", r.stopped);
+    let c = &r.attempts[0].candidates[0];
+    assert_eq!(c.fixits.len(), 1, "{:?}", c.fixits);
+    assert!(
+        c.static_errors[0].contains("fly_to"),
+        "{:?}",
+        c.static_errors
+    );
+    let asked = p.user_messages();
+    assert!(
+        asked[1].contains(".filter(|n| color(n) == \"red\")"),
+        "{}",
+        asked[1]
+    );
+}

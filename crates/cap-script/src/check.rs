@@ -117,6 +117,73 @@ fn closure_hint(source: &str, line: usize) -> &'static str {
     }
 }
 
+/// The closure a placeholder form stands for, as a certain fix:
+/// `list.filter || color(_) != "red";` is `list.filter(|n| color(n) != "red");` (the
+/// `_` of Scala and Kotlin). Only for rhai's array methods that take one closure, with
+/// the rest of the line (to its `;`) as the body, one `||` and at least one `_`.
+fn placeholder_closure(source: &str, line: usize) -> Option<crate::diagnostic::FixIt> {
+    let text = source.lines().nth(line.checked_sub(1)?)?;
+    for method in ["filter", "map", "all", "some", "retain", "drain"] {
+        let head = format!(".{method} ||");
+        let Some(at) = text.find(&head) else {
+            continue;
+        };
+        let body = text[at + head.len()..].trim_end().strip_suffix(';')?.trim();
+        if body.is_empty() || body.contains("||") {
+            return None;
+        }
+        let var = ["n", "x", "item"]
+            .into_iter()
+            .find(|v| !identifiers(text).any(|w| w == *v))?;
+        let replaced = replace_placeholder(body, var)?;
+        return Some(crate::diagnostic::FixIt {
+            line: line as u32,
+            from: format!(".{method} || {body}"),
+            to: format!(".{method}(|{var}| {replaced})"),
+        });
+    }
+    None
+}
+
+/// The identifiers of `text` outside strings.
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+}
+
+/// `body` with every `_` that stands alone outside strings replaced by `var`; `None`
+/// when there is none.
+fn replace_placeholder(body: &str, var: &str) -> Option<String> {
+    let chars: Vec<char> = body.chars().collect();
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    let ident = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || *c == '_');
+    for (i, &c) in chars.iter().enumerate() {
+        match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                out.push(c);
+            }
+            None if c == '"' || c == '`' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '_'
+                && !ident(i.checked_sub(1).and_then(|j| chars.get(j)))
+                && !ident(chars.get(i + 1)) =>
+            {
+                any = true;
+                out.push_str(var);
+            }
+            None => out.push(c),
+        }
+    }
+    any.then_some(out)
+}
+
 fn err(pos: rhai::Position, kind: FailureKind, msg: String, object: Option<String>) -> StaticError {
     StaticError {
         fix: None,
@@ -147,7 +214,10 @@ pub fn check_program(
                 closure_hint(source, e.position().line().unwrap_or(0))
             ),
         };
-        vec![err(e.position(), FailureKind::ParseError, message, None)]
+        let line = e.position().line().unwrap_or(0);
+        let mut error = err(e.position(), FailureKind::ParseError, message, None);
+        error.fix = placeholder_closure(source, line);
+        vec![error]
     })?;
     let mut errors = check_ast(&ast, scene, false);
     // What a program means is checked once its names and calls are right.
@@ -385,6 +455,36 @@ mod tests {
             "{}",
             e[0].failure.message
         );
+    }
+
+    #[test]
+    fn a_placeholder_closure_is_fixed_to_rhai_form() {
+        let src =
+            "let b = find_all(\"block\").filter || color(_) != \"red\";\nfor x in b { say(x); }";
+        let e = errors(src);
+        let fix = e[0]
+            .fix
+            .as_ref()
+            .unwrap_or_else(|| panic!("no fix: {}", e[0]));
+        assert_eq!(fix.to, ".filter(|n| color(n) != \"red\")");
+        let (fixed, _) = crate::diagnostic::apply_fixits(src, &e).unwrap();
+        assert!(errors(&fixed).is_empty(), "{fixed}");
+        // A name taken on the line is not reused; a string's `_` stays.
+        let e = errors("let n = objects().filter || kind(_) == \"a_b _\";");
+        assert_eq!(
+            e[0].fix.as_ref().map(|f| f.to.as_str()),
+            Some(".filter(|x| kind(x) == \"a_b _\")")
+        );
+        // Not certain: two `||`, a method rhai does not have. (Without a `_` the line
+        // parses: a property `||` a value, left to the other checks.)
+        for src in [
+            "let b = find_all(\"block\").filter || color(_) == \"red\" || kind(_) == \"bowl\";",
+            "let b = find_all(\"block\").max_by_key || size(_);",
+        ] {
+            let e = errors(src);
+            assert_eq!(e[0].failure.kind, FailureKind::ParseError, "{src}");
+            assert!(e[0].fix.is_none(), "{src}: {:?}", e[0].fix);
+        }
     }
 
     #[test]

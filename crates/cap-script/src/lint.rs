@@ -128,6 +128,29 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
                 }
             }
         }
+        // `plate[0]`: a coordinate of an object name.
+        if let Some(ASTNode::Expr(Expr::Index(bin, _, pos))) = node {
+            if let (Some(var), Expr::IntegerConstant(i, _)) = (variable_name(&bin.lhs), &bin.rhs) {
+                if names.contains(&var)
+                    && (0..=2).contains(i)
+                    && seen.insert((pos.line(), format!("{var}[{i}]")))
+                {
+                    let mut e = at(
+                        *pos,
+                        FailureKind::InvalidArgument,
+                        format!("`{var}[{i}]`: {var} is an object's name (a string), not a point; its centre is position({var}), so write position({var})[{i}]"),
+                        None,
+                    );
+                    // Certain: an axis index of a name means the object's coordinate.
+                    e.fix = Some(crate::diagnostic::FixIt {
+                        line: e.line,
+                        from: format!("{var}[{i}]"),
+                        to: format!("position({var})[{i}]"),
+                    });
+                    out.push(e);
+                }
+            }
+        }
         let (call, pos) = match node {
             Some(ASTNode::Expr(Expr::FnCall(c, pos))) | Some(ASTNode::Stmt(Stmt::FnCall(c, pos))) => (c, *pos),
             _ => return true,
@@ -385,6 +408,33 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn coordinates_of_an_object_name_are_fixed_to_its_position() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenes/tabletop.toml");
+        let scene = Scene::load(path).unwrap_or_else(|e| panic!("{e}"));
+        let src = "let plate = find(\"blue plate\");\npick(\"red_block\");\nplace_at(\"red_block\", [plate[0] + 0.05, plate[1], plate[2]]);";
+        let ast = engine(&Limits::default())
+            .compile(src)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = lint(&ast, src, &scene);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e[0].failure.message.contains("write position(plate)[0]"),
+            "{}",
+            e[0]
+        );
+        let (fixed, applied) =
+            crate::diagnostic::apply_fixits(src, &e).unwrap_or_else(|| panic!("no fix"));
+        assert_eq!(applied.len(), 3);
+        assert!(
+            fixed
+                .ends_with("[position(plate)[0] + 0.05, position(plate)[1], position(plate)[2]]);"),
+            "{fixed}"
+        );
+        // An array of numbers is indexed as it should be.
+        assert!(lints("let p = [0.4, 0.1, 0.0];\nlet x = p[0];").is_empty());
     }
 
     #[test]
