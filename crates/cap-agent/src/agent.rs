@@ -242,7 +242,8 @@ impl<'a> Agent<'a> {
     /// Apply the fix-its of `errors` while every one has a certain fix: the program
     /// that results, the errors left in it (for a repair, which then starts from the
     /// fixed program) and the fix-its applied. A fix that leaves a parse error where
-    /// there was none is not kept.
+    /// there was none is not kept. A clean program then gets the one certain
+    /// reordering (cap_script::reorder).
     fn fix(
         &self,
         mut program: String,
@@ -272,6 +273,16 @@ impl<'a> Agent<'a> {
             errors = left;
             if errors.is_empty() {
                 break;
+            }
+        }
+        // A clean program that picks a second object while holding the first has one
+        // reading that runs: place the first before picking the second.
+        if errors.is_empty() {
+            if let Some((moved, notes)) = cap_script::reorder::place_before_next_pick(&program) {
+                if cap_script::check_program(&engine, &moved, &self.scene).is_ok() {
+                    program = moved;
+                    applied.extend(notes);
+                }
             }
         }
         (program, errors, applied)

@@ -351,3 +351,23 @@ fn fixits_are_applied_round_after_round_and_kept_when_errors_remain() {
         asked[1]
     );
 }
+
+#[test]
+fn picking_both_then_placing_both_is_reordered_and_runs() {
+    let p = Scripted::new(vec![Ok("```rhai\nsubgoal(\"pick up the red block\");\npick(\"red_block\");\nsubgoal(\"pick up the green block\");\npick(\"green_block\");\nsubgoal(\"put the red block on the blue plate\");\nplace_on(\"red_block\", \"blue_plate\");\ncheckpoint(\"the red block is on the blue plate\");\nplace_on(\"green_block\", \"green_bowl\");\n```")]);
+    let r = run(&p, 1);
+    assert!(r.success, "{}", r.stopped);
+    let c = &r.attempts[0].candidates[0];
+    assert_eq!(c.fixits.len(), 1, "{:?}", c.fixits);
+    assert!(
+        c.fixits[0].contains("gripper holds one object at a time"),
+        "{:?}",
+        c.fixits
+    );
+    let red = c.program.find("place_on(\"red_block\"").unwrap();
+    assert!(
+        red < c.program.find("pick(\"green_block\")").unwrap(),
+        "{}",
+        c.program
+    );
+}

@@ -7,6 +7,8 @@
 //!   depth, data sizes, wall clock); no modules, no eval, no clock.
 //! * [`check`] — the static checker: parse errors, unknown functions, wrong arity,
 //!   unknown object names, with line numbers, before anything runs.
+//! * [`reorder`] — the one certain reordering: a placement moved above the `pick` of
+//!   the next object, since the gripper holds one object at a time.
 //! * [`run`] — executing a program against a world, recording every call as a trace
 //!   event, and evaluating a task's hidden success predicate.
 
@@ -16,6 +18,7 @@ pub mod diagnostic;
 pub mod lint;
 pub mod monitor;
 pub mod reference;
+pub mod reorder;
 pub mod robot_facts;
 pub mod run;
 pub mod sandbox;
