@@ -1,8 +1,9 @@
 //! Checks of a program's meaning before it runs, each saying on its line what to write
-//! instead (the repair prompt carries the message): a property of an object name
-//! (`block.color`: names are strings), `find` of a description several objects or none
-//! match, an object placed on itself, a number where an object name goes, and one
-//! statement repeated many times in a row (the degenerate loop of a small model).
+//! instead (the repair prompt carries the message): a property or a coordinate of an
+//! object name (`block.color`, `plate[0]`: names are strings), `find` of a description
+//! several objects or none match, an object placed on itself, a number where an object
+//! name goes or a name where a point goes, and one statement repeated many times in a
+//! row (the degenerate loop of a small model).
 //!
 //! Only what is certain is flagged: a variable counts as an object name when it was
 //! bound to `find(...)`, a string literal, or is the loop variable over `find_all(...)`
@@ -171,6 +172,30 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
                     pos,
                     FailureKind::InvalidArgument,
                     format!("{name}: `{}` takes an object's name (a string such as \"red_block\"), not a number", param.name),
+                    None,
+                ));
+            }
+        }
+        // An object's name where a point goes.
+        for (arg, param) in call.args.iter().zip(f.params.iter()) {
+            let named = match arg {
+                Expr::StringConstant(s, _) => Some(format!("\"{s}\"")),
+                other => variable_name(other).filter(|v| names.contains(v)),
+            };
+            if let (ParamType::Point, Some(x)) = (param.ty, named) {
+                let placing = name.starts_with("place_");
+                out.push(at(
+                    pos,
+                    FailureKind::InvalidArgument,
+                    format!(
+                        "{name}: `{}` takes a point [x, y, z], not an object's name {x}; {}",
+                        param.name,
+                        if placing {
+                            format!("to put the held object on {x}, write place_on(held, {x})")
+                        } else {
+                            format!("a point of it is point({x}, \"top\") or position({x}) (its centre); pick({x}) and place_on(held, {x}) move to it by themselves")
+                        }
+                    ),
                     None,
                 ));
             }
@@ -408,6 +433,25 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn an_object_name_where_a_point_goes_is_caught_before_it_runs() {
+        let e = lints("pick(\"red_block\");\nmove_to(\"blue_plate\");\nplace_on(\"red_block\", \"blue_plate\");");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("line 2:"), "{}", e[0]);
+        assert!(
+            e[0].contains("takes a point [x, y, z], not an object's name \"blue_plate\""),
+            "{}",
+            e[0]
+        );
+        let e = lints("let plate = find(\"blue plate\");\npick(\"red_block\");\nplace_at(\"red_block\", plate);");
+        assert!(e[0].contains("write place_on(held, plate)"), "{e:?}");
+        // Points are fine, however they are made.
+        assert!(lints(
+            "move_to(point(\"blue_plate\", \"top\"));\nlet p = [0.4, 0.0, 0.2];\nmove_to(p);"
+        )
+        .is_empty());
     }
 
     #[test]
