@@ -121,7 +121,15 @@ fn closure_hint(source: &str, line: usize) -> &'static str {
 /// `list.filter || color(_) != "red";` is `list.filter(|n| color(n) != "red");` (the
 /// `_` of Scala and Kotlin). Only for rhai's array methods that take one closure, with
 /// the rest of the line (to its `;`) as the body, one `||` and at least one `_`.
-fn placeholder_closure(source: &str, line: usize) -> Option<crate::diagnostic::FixIt> {
+///
+/// With `undefined` (the parse error's undefined variable), a closure that forgot its
+/// parameter is the same case: `objects().filter || kind(n) == "bowl";` is
+/// `objects().filter(|n| kind(n) == "bowl");` when the body uses `n`.
+fn placeholder_closure(
+    source: &str,
+    line: usize,
+    undefined: Option<&str>,
+) -> Option<crate::diagnostic::FixIt> {
     let text = source.lines().nth(line.checked_sub(1)?)?;
     for method in ["filter", "map", "all", "some", "retain", "drain"] {
         let head = format!(".{method} ||");
@@ -131,6 +139,16 @@ fn placeholder_closure(source: &str, line: usize) -> Option<crate::diagnostic::F
         let body = text[at + head.len()..].trim_end().strip_suffix(';')?.trim();
         if body.is_empty() || body.contains("||") {
             return None;
+        }
+        if let Some(name) = undefined {
+            if !identifiers(body).any(|w| w == name) {
+                return None;
+            }
+            return Some(crate::diagnostic::FixIt {
+                line: line as u32,
+                from: format!(".{method} || {body}"),
+                to: format!(".{method}(|{name}| {body})"),
+            });
         }
         let var = ["n", "x", "item"]
             .into_iter()
@@ -216,7 +234,11 @@ pub fn check_program(
         };
         let line = e.position().line().unwrap_or(0);
         let mut error = err(e.position(), FailureKind::ParseError, message, None);
-        error.fix = placeholder_closure(source, line);
+        let undefined = match e.err_type() {
+            rhai::ParseErrorType::VariableUndefined(name) => Some(name.as_str()),
+            _ => None,
+        };
+        error.fix = placeholder_closure(source, line, undefined);
         vec![error]
     })?;
     let mut errors = check_ast(&ast, scene, false);
@@ -469,6 +491,26 @@ mod tests {
         assert_eq!(fix.to, ".filter(|n| color(n) != \"red\")");
         let (fixed, _) = crate::diagnostic::apply_fixits(src, &e).unwrap();
         assert!(errors(&fixed).is_empty(), "{fixed}");
+        // A closure that forgot its parameter gets it.
+        let src =
+            "let bowls = objects().filter || kind(n) == \"bowl\";\nfor b in bowls { say(b); }";
+        let e = errors(src);
+        assert_eq!(
+            e[0].fix.as_ref().map(|f| f.to.as_str()),
+            Some(".filter(|n| kind(n) == \"bowl\")"),
+            "{}",
+            e[0]
+        );
+        let (fixed, _) = crate::diagnostic::apply_fixits(src, &e).unwrap();
+        assert!(errors(&fixed).is_empty(), "{fixed}");
+        // An undefined variable elsewhere is another mistake.
+        let e = errors("let plate = find(\"blue plate\");\nlet bowls = objects().filter || kind(plate) == \"bowl\";\nlet y = z + 1;");
+        assert!(
+            e[0].failure.message.contains("`z` is used before"),
+            "{}",
+            e[0]
+        );
+        assert!(e[0].fix.is_none(), "{:?}", e[0].fix);
         // A name taken on the line is not reused; a string's `_` stays.
         let e = errors("let n = objects().filter || kind(_) == \"a_b _\";");
         assert_eq!(
