@@ -179,7 +179,9 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
         // An object's name where a point goes.
         for (arg, param) in call.args.iter().zip(f.params.iter()) {
             let named = match arg {
-                Expr::StringConstant(s, _) => Some(format!("\"{s}\"")),
+                Expr::StringConstant(s, _) if scene.object(s).is_some() => {
+                    Some(format!("\"{s}\""))
+                }
                 other => variable_name(other).filter(|v| names.contains(v)),
             };
             if let (ParamType::Point, Some(x)) = (param.ty, named) {
@@ -447,6 +449,8 @@ mod tests {
         );
         let e = lints("let plate = find(\"blue plate\");\npick(\"red_block\");\nplace_at(\"red_block\", plate);");
         assert!(e[0].contains("write place_on(held, plate)"), "{e:?}");
+        // A string that names nothing is left to the run's type error.
+        assert!(lints("move_to(\"up\");").is_empty());
         // Points are fine, however they are made.
         assert!(lints(
             "move_to(point(\"blue_plate\", \"top\"));\nlet p = [0.4, 0.0, 0.2];\nmove_to(p);"
