@@ -239,11 +239,9 @@ impl<'a> Agent<'a> {
         Ok((program, errors))
     }
 
-    /// Apply the fix-its of `errors` while every one has a certain fix: the program
-    /// that results, the errors left in it (for a repair, which then starts from the
-    /// fixed program) and the fix-its applied. A fix that leaves a parse error where
-    /// there was none is not kept. A clean program then gets the one certain
-    /// reordering (cap_script::reorder).
+    /// Apply certain fix-its in rounds: the program, the errors left (a repair starts
+    /// from the fixed program) and the fixes applied; never one that adds a parse
+    /// error. A clean program then gets the certain reordering (cap_script::reorder).
     fn fix(
         &self,
         mut program: String,
@@ -275,8 +273,7 @@ impl<'a> Agent<'a> {
                 break;
             }
         }
-        // A clean program that picks a second object while holding the first has one
-        // reading that runs: place the first before picking the second.
+        // Picking a second object while holding the first: place the first before.
         if errors.is_empty() {
             if let Some((moved, notes)) = cap_script::reorder::place_before_next_pick(&program) {
                 if cap_script::check_program(&engine, &moved, &self.scene).is_ok() {
