@@ -41,6 +41,16 @@ fn at(
     }
 }
 
+/// `e` with the certain fix `from` → `to` on its own line.
+fn with_fix(mut e: StaticError, from: String, to: String) -> StaticError {
+    e.fix = Some(crate::diagnostic::FixIt {
+        line: e.line,
+        from,
+        to,
+    });
+    e
+}
+
 /// The query to write for a property a program reads off an object name.
 fn query_for(property: &str) -> Option<&'static str> {
     Some(match property {
@@ -136,19 +146,14 @@ pub fn lint(ast: &AST, source: &str, scene: &Scene) -> Vec<StaticError> {
                     && (0..=2).contains(i)
                     && seen.insert((pos.line(), format!("{var}[{i}]")))
                 {
-                    let mut e = at(
+                    let e = at(
                         *pos,
                         FailureKind::InvalidArgument,
                         format!("`{var}[{i}]`: {var} is an object's name (a string), not a point; its centre is position({var}), so write position({var})[{i}]"),
                         None,
                     );
                     // Certain: an axis index of a name means the object's coordinate.
-                    e.fix = Some(crate::diagnostic::FixIt {
-                        line: e.line,
-                        from: format!("{var}[{i}]"),
-                        to: format!("position({var})[{i}]"),
-                    });
-                    out.push(e);
+                    out.push(with_fix(e, format!("{var}[{i}]"), format!("position({var})[{i}]")));
                 }
             }
         }
@@ -364,18 +369,13 @@ fn placed_unpicked(ast: &AST) -> Vec<StaticError> {
         let swapped = f == "place_on" && second.is_some() && held == second.as_ref();
         match (swapped, second) {
             (true, Some(b)) => {
-                let mut e = at(
+                let e = at(
                     *pos,
                     FailureKind::WrongOrder,
                     format!("{f}({key}, {b}) places {key} on {b}, but the program holds {b}: the object held goes first, write {f}({b}, {key})"),
                     None,
                 );
-                e.fix = Some(crate::diagnostic::FixIt {
-                    line: e.line,
-                    from: format!("{f}({key}, {b})"),
-                    to: format!("{f}({b}, {key})"),
-                });
-                out.push(e);
+                out.push(with_fix(e, format!("{f}({key}, {b})"), format!("{f}({b}, {key})")));
             }
             _ => out.push(at(
                 *pos,
